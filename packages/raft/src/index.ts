@@ -1,0 +1,12 @@
+export * from './types.js';
+export * from './errors.js';
+export { RaftNode, TRANSFER_CONTEXT, type RaftConfig } from './raft.js';
+export { RaftLog } from './log.js';
+export { Unstable } from './unstable.js';
+export { Progress } from './progress.js';
+export { Inflights } from './inflights.js';
+export { MemoryStorage, entrySizeBytes, limitSize, cloneConf, type Storage } from './storage.js';
+export { committedIndex, majority, voteResult, type VoteResult } from './quorum.js';
+export { ReadOnly, contextKey } from './read-index.js';
+export { encodeConfChange, decodeConfChange, applyConfChangeTo, confChangeProblem } from './confchange.js';
+export { seededRandom, randomInt } from './random.js';
