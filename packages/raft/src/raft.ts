@@ -218,6 +218,17 @@ export class RaftNode {
     this.hup(false);
   }
 
+  /**
+   * A follower forgets its leader (e.g. the host saw the leader's connection reset), dropping
+   * its leader lease so it grants pre-votes at once. It does not campaign by itself and returns
+   * to normal as soon as it hears from a leader. Affects liveness only, never safety.
+   */
+  forgetLeader(): void {
+    if (this.role !== Role.Follower || this.lead === NONE) return;
+    this.lead = NONE;
+    this.electionElapsed = Math.max(this.electionElapsed, this.electionTicks);
+  }
+
   step(m: Message): void {
     if (m.from === this.id) return;
     if (m.term === 0) {
@@ -653,6 +664,10 @@ export class RaftNode {
   protected handleHeartbeatResponse(m: Message, pr: Progress): void {
     pr.recentActive = true;
     pr.probeSent = false;
+    // §5.3, the leader retries indefinitely: if every message that filled the window was lost, no
+    // AppResp will ever free it. The follower is alive, so free one slot; the append sent below then
+    // reveals the gap (it is rejected) and the follower is probed back into line (as etcd does).
+    if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
     if (pr.match < this.raftLog.lastIndex()) this.sendAppend(m.from, true);
     if (!m.context || m.context.length === 0) return;
     const acks = this.readOnly.recvAck(m.from, m.context);
