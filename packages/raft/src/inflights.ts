@@ -45,6 +45,11 @@ export class Inflights {
     }
   }
 
+  /** Forget the oldest message (it was probably lost). */
+  freeFirstOne(): void {
+    if (this.count > 0) this.freeLE(this.indexes[this.start]);
+  }
+
   reset(): void {
     this.indexes = [];
     this.sizes = [];

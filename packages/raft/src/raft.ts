@@ -803,8 +803,11 @@ export class RaftNode {
     }
     const conf = s.meta.confState;
     if (!conf.voters.includes(this.id) && !conf.learners.includes(this.id)) {
-      this.logger.warn({ node: this.id, index: s.meta.index }, 'ignoring snapshot whose configuration does not include us');
-      return false;
+      // A member added after the leader's latest snapshot: the change that adds us follows in the log.
+      // Ignoring the snapshot (as etcd does) left such a newcomer stuck until the leader's host
+      // happened to take a newer one, while the leader resent the same snapshot forever. A node
+      // outside its own configuration is already how a newcomer starts, so accepting is safe.
+      this.logger.info({ node: this.id, index: s.meta.index }, 'installing a snapshot from before we were added');
     }
     if (this.raftLog.matchTerm(s.meta.index, s.meta.term)) {
       // We hold the snapshot's last entry: just move commit forward.
