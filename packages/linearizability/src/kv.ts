@@ -79,7 +79,41 @@ function describeOperation(op: KvOperation): string {
   }
 }
 
-/** Groups by key, in order of first appearance; a get with unknown outcome constrains nothing and is left out. */
+/**
+ * Stands for any value that no get returns and no cas expects in a partition. Such
+ * values are indistinguishable to every operation, so writing them all as this one
+ * value keeps the answer and lets the search treat those writes as interchangeable.
+ */
+const UNOBSERVED = '\u0000unobserved';
+
+function mentionedValues(ops: KvOperation[]): Set<string> {
+  const mentioned = new Set<string>();
+  for (const op of ops) {
+    if (op.input.op === 'cas' && op.input.expected !== null) mentioned.add(op.input.expected);
+    if (op.status === 'ok' && op.output?.op === 'get' && op.output.value !== null) mentioned.add(op.output.value);
+  }
+  return mentioned;
+}
+
+/** `ops` with every unobserved written value replaced by one placeholder (a new array; unchanged ops are shared). */
+function canonicalize(ops: KvOperation[]): KvOperation[] {
+  const mentioned = mentionedValues(ops);
+  let placeholder = UNOBSERVED;
+  while (mentioned.has(placeholder)) placeholder += '\u0000';
+  return ops.map((op) => {
+    const input = op.input;
+    if ((input.op === 'put' || input.op === 'cas') && !mentioned.has(input.value) && input.value !== placeholder) {
+      return { ...op, input: { ...input, value: placeholder } };
+    }
+    return op;
+  });
+}
+
+/**
+ * Groups by key, in order of first appearance. A get with unknown outcome constrains
+ * nothing and is left out; values no operation observes are canonicalized (above).
+ * Operations keep their ids, so reports can show the original ones.
+ */
 function partition(ops: KvOperation[]): KvOperation[][] {
   const byKey = new Map<string, KvOperation[]>();
   for (const op of ops) {
@@ -88,7 +122,15 @@ function partition(ops: KvOperation[]): KvOperation[][] {
     if (group === undefined) byKey.set(op.input.key, [op]);
     else group.push(op);
   }
-  return [...byKey.values()];
+  return [...byKey.values()].map(canonicalize);
+}
+
+/** States as JSON; the placeholder (which starts with NUL) gets a readable name. */
+function key(state: KvState): string {
+  if (state !== null && /^\u0000unobserved\u0000*$/.test(state)) {
+    return `<unobserved value${"'".repeat(state.length - UNOBSERVED.length)}>`;
+  }
+  return JSON.stringify(state);
 }
 
 /**
@@ -97,11 +139,7 @@ function partition(ops: KvOperation[]): KvOperation[][] {
  * absent/present), so written values that `window` never mentions are merged into one.
  */
 function statesAfter(before: KvOperation[], window: KvOperation[]): KvState[] {
-  const mentioned = new Set<string>();
-  for (const op of window) {
-    if (op.input.op === 'cas' && op.input.expected !== null) mentioned.add(op.input.expected);
-    if (op.status === 'ok' && op.output?.op === 'get' && op.output.value !== null) mentioned.add(op.output.value);
-  }
+  const mentioned = mentionedValues(window);
   const states = new Set<KvState>([null]);
   let unmentioned: string | undefined;
   for (const op of before) {
@@ -117,12 +155,22 @@ function statesAfter(before: KvOperation[], window: KvOperation[]): KvState[] {
   return [...states];
 }
 
+/** Gets, failed compare-and-swaps and deletes of an absent key change nothing. */
+function readOnly(input: KvInput, output: KvOutput): boolean {
+  if (output.op !== input.op) throw mismatch(input, output);
+  return (
+    output.op === 'get' || (output.op === 'cas' && !output.ok) || (output.op === 'delete' && !output.deleted)
+  );
+}
+
 export const kvModel: Model<KvState, KvInput, KvOutput> = {
   init: () => null,
   step,
+  readOnly,
   partition,
-  key: (state) => JSON.stringify(state),
+  key,
   describeOperation,
+  inputKey: (input) => JSON.stringify([input.op, input.key, 'value' in input ? input.value : null, 'expected' in input ? input.expected : null]),
   partitionKey: (ops) => ops[0]?.input.key ?? '',
   statesAfter,
 };

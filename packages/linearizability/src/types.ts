@@ -46,6 +46,18 @@ export interface Model<S, I, O> {
   key(state: S): string;
   /** e.g. "put(x, 3)" / "get(x) -> 3" / "cas(x, 1->2) -> false" */
   describeOperation(op: Operation<I, O>): string;
+  /**
+   * Optional, for speed: true if this completed operation leaves the state unchanged in
+   * every state where it is legal (a read). The search then takes such an operation
+   * as soon as it fits, without branching on it.
+   */
+  readOnly?(input: I, output: O): boolean;
+  /**
+   * Optional, for speed: a canonical string of an input (equal strings = equal inputs).
+   * Unknown-outcome operations with equal inputs are interchangeable, so the search
+   * only ever uses the earliest-invoked unused one.
+   */
+  inputKey?(input: I): string;
   /** Optional: a label for one partition, reported with a violation (e.g. the key). */
   partitionKey?(ops: Operation<I, O>[]): string;
   /**
@@ -78,7 +90,7 @@ export interface Violation {
 }
 
 export interface CheckResult {
-  /** 'unknown' = time budget exhausted before an answer. */
+  /** 'unknown' = the time budget (or the search's memory bound) ran out before an answer. */
   result: 'ok' | 'illegal' | 'unknown';
   ops: number;
   partitions: number;

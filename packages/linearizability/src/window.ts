@@ -26,10 +26,8 @@ export interface ShrunkWindow<S, I, O> {
   startStates: S[];
   /** Operations of the partition that returned before the window and were left out. */
   droppedBefore: number;
-  /** Operations that completed in the full history but are unknown in the window. */
-  relaxed: number;
-  /** The furthest any order got, from the start state where it got furthest (if traced in time). */
-  deepest?: { start: S; trace: Deepest<S> };
+  /** The furthest any order got (absent if the traced search ran out of time). */
+  deepest?: Deepest<S>;
 }
 
 function illegalFromAll<S, I, O>(
@@ -38,7 +36,7 @@ function illegalFromAll<S, I, O>(
   states: S[],
   budget: Budget,
 ): boolean {
-  return states.every((state) => searchPartition(model, ops, state, budget).result === 'illegal');
+  return searchPartition(model, ops, states, budget).result === 'illegal';
 }
 
 function byCall<I, O>(ops: Operation<I, O>[]): Operation<I, O>[] {
@@ -82,10 +80,6 @@ function suffix<I, O>(ops: Operation<I, O>[], j: number): { before: Operation<I,
   return { before, window };
 }
 
-function countCalls(ops: Operation<unknown, unknown>[]): number {
-  return ops.length;
-}
-
 function startStatesFor<S, I, O>(model: Model<S, I, O>, before: Operation<I, O>[], window: Operation<I, O>[]): S[] {
   const init = model.init();
   if (model.statesAfter === undefined) return [init];
@@ -94,43 +88,65 @@ function startStatesFor<S, I, O>(model: Model<S, I, O>, before: Operation<I, O>[
   return states.some((s) => model.key(s) === initKey) ? states : [init, ...states];
 }
 
-/** `ops` must be illegal from model.init(). */
+/**
+ * `ops` must be illegal from model.init(); `frontier` is what the search that found
+ * that reported (SearchOutcome.frontier), if known.
+ */
 export function shrinkWindow<S, I, O>(
   model: Model<S, I, O>,
   ops: Operation<I, O>[],
   budget: Budget,
+  frontier?: number,
 ): ShrunkWindow<S, I, O> {
   const ordered = byCall(ops);
-  const originalStatus = new Map(ordered.map((op) => [op.id, op.status]));
   const init = model.init();
 
   // 1. Shortest illegal prefix. Invariant: prefix(hi) is illegal, prefix(lo) is not known to be.
   const eventCount = orderEvents(ordered as Operation<unknown, unknown>[]).length;
   let lo = 0;
   let hi = eventCount;
+  // The history up to the frontier is linearizable; the return at the frontier is
+  // usually the one that cannot be explained. Try that first.
+  if (frontier !== undefined && frontier >= 0 && frontier < eventCount) {
+    lo = frontier;
+    if (searchPartition(model, prefix(ordered, frontier + 1), [init], budget).result === 'illegal') hi = frontier + 1;
+  }
   while (hi - lo > 1) {
     const mid = (lo + hi) >>> 1;
-    if (searchPartition(model, prefix(ordered, mid), init, budget).result === 'illegal') hi = mid;
+    if (searchPartition(model, prefix(ordered, mid), [init], budget).result === 'illegal') hi = mid;
     else lo = mid;
   }
   const head = byCall(prefix(ordered, hi));
 
-  // 2. Latest front cut that stays illegal. Invariant: cut `lo` is illegal (cut 0 is `head`).
+  // 2. Latest front cut that stays illegal. Cut j drops what returned before the j-th
+  // call; cut 0 is `head` (illegal), cut head.length leaves no calls (legal).
+  // Violations are usually local, so gallop back from the end, where windows are
+  // small and cheap, then bisect. Invariant: cutLo is illegal, cutHi is not.
   let best = { before: [] as Operation<I, O>[], window: head, states: [init] };
   if (model.statesAfter !== undefined) {
+    const tryCut = (j: number): boolean => {
+      const { before, window } = suffix(head, j);
+      const states = startStatesFor(model, before, window);
+      if (!illegalFromAll(model, window, states, budget)) return false;
+      best = { before, window: byCall(window), states };
+      return true;
+    };
     let cutLo = 0;
-    let cutHi = countCalls(head as Operation<unknown, unknown>[]);
+    let cutHi = head.length;
+    for (let back = 1; head.length - back > 0; back *= 2) {
+      const j = head.length - back;
+      if (tryCut(j)) {
+        cutLo = j;
+        break;
+      }
+      cutHi = j;
+    }
     while (cutHi - cutLo > 1) {
       const mid = (cutLo + cutHi) >>> 1;
-      const { before, window } = suffix(head, mid);
-      const states = startStatesFor(model, before, window);
-      if (illegalFromAll(model, window, states, budget)) {
-        cutLo = mid;
-        best = { before, window: byCall(window), states };
-      } else {
-        cutHi = mid;
-      }
+      if (tryCut(mid)) cutLo = mid;
+      else cutHi = mid;
     }
+    // `best` is the last illegal cut tried, which is cutLo.
   }
 
   // 3. Operations that constrain nothing.
@@ -142,12 +158,7 @@ export function shrinkWindow<S, I, O>(
   }
 
   // Explanation: the furthest any order gets.
-  let deepest: ShrunkWindow<S, I, O>['deepest'];
-  for (const start of best.states) {
-    const { result, deepest: trace } = searchPartition(model, best.window, start, budget, true);
-    if (result !== 'illegal' || trace === undefined) continue;
-    if (deepest === undefined || trace.order.length > deepest.trace.order.length) deepest = { start, trace };
-  }
+  const { result, deepest } = searchPartition(model, best.window, best.states, budget, true);
 
   const beforeIds = new Set(best.before.map((op) => op.id));
   const windowIds = new Set(best.window.map((op) => op.id));
@@ -155,7 +166,6 @@ export function shrinkWindow<S, I, O>(
     window: best.window,
     startStates: best.states,
     droppedBefore: [...beforeIds].filter((id) => !windowIds.has(id)).length,
-    relaxed: best.window.filter((op) => op.status === 'unknown' && originalStatus.get(op.id) === 'ok').length,
-    deepest,
+    ...(result === 'illegal' ? { deepest } : {}),
   };
 }
