@@ -86,7 +86,6 @@ export class RaftHost extends EventEmitter {
   private snapshotIndex: number;
   private snapshotInFlight = false;
   readonly leaseClock = new LeaseClock();
-  private readonly revoking = new Map<number, number>();
   private removed = false;
   private fatal: Error | undefined;
 
@@ -409,7 +408,6 @@ export class RaftHost extends EventEmitter {
     if (role === Role.Leader && !wasLeader) {
       // A new leader gives every lease a fresh TTL (as etcd does): it cannot know how long the old leader waited.
       this.leaseClock.resetAll(this.sm.kv.leases(), Date.now());
-      this.revoking.clear();
     }
     this.emit('leader', leader);
   }
@@ -499,18 +497,12 @@ export class RaftHost extends EventEmitter {
     const now = Date.now();
     if (cmd.type === 'leaseGrant') this.leaseClock.grant(cmd.id, cmd.ttlSeconds, now);
     else if (cmd.type === 'leaseKeepAlive') this.leaseClock.keepAlive(cmd.id, now);
-    else if (cmd.type === 'leaseRevoke') {
-      this.leaseClock.revoke(cmd.id);
-      this.revoking.delete(cmd.id);
-    }
+    else if (cmd.type === 'leaseRevoke') this.leaseClock.revoke(cmd.id);
   }
 
   private leaderHousekeeping(): void {
-    const now = Date.now();
-    for (const id of this.leaseClock.expired(now)) {
-      const since = this.revoking.get(id);
-      if (since !== undefined && now - since < 1000) continue;
-      this.revoking.set(id, now);
+    // LeaseClock reports an expired lease again only after a retry interval, so a lost revoke is retried.
+    for (const id of this.leaseClock.expired(Date.now())) {
       this.propose({ type: 'leaseRevoke', id }, 5000).catch(() => undefined);
     }
     this.promoteCaughtUpLearners();
