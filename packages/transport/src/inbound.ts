@@ -47,6 +47,8 @@ export interface InboundSettings {
   handlers: TransportHandlers;
   logger: TransportLogger;
   maxSnapshotBytes: number;
+  /** A peer opened a stream to us: it is up again, so our own stream to it need not wait out its back-off. */
+  onPeerStreamAccepted?(peer: NodeId): void;
 }
 
 interface PeerCounters {
@@ -193,6 +195,7 @@ export class Inbound {
           peer = entry.peer = from;
           call.write({ cluster_id: this.s.clusterId, member: this.s.self });
           this.s.logger.info({ node: this.s.self, peer, remote: call.getPeer() }, 'peer stream accepted');
+          this.s.onPeerStreamAccepted?.(from);
         }
         if (batch.closing) goodbye = true;
         const c = this.peerCounters(from);

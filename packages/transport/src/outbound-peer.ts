@@ -234,6 +234,15 @@ export class OutboundPeer {
     this.scheduleReconnect();
   }
 
+  /** The peer is reachable again (it opened a stream to us): retry now instead of after the back-off. */
+  reconnectNow(): void {
+    if (this.closed || !this.reconnectTimer) return;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    this.backoff.reset();
+    this.flush();
+  }
+
   private scheduleReconnect(): void {
     if (this.closed || this.reconnectTimer) return;
     const delayMs = this.backoff.next();

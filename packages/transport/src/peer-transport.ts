@@ -117,6 +117,7 @@ export class PeerTransport {
       handlers: opts.handlers,
       logger: this.logger,
       maxSnapshotBytes: opts.maxSnapshotBytes ?? 1024 * 1024 * 1024,
+      onPeerStreamAccepted: (peer) => this.peers.get(peer)?.reconnectNow(),
     });
     for (const [id, address] of Object.entries(opts.peers)) {
       if (id !== opts.self) this.addPeer(id, address);
