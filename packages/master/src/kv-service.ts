@@ -74,6 +74,16 @@ export class KvService {
     };
   }
 
+  /**
+   * The header of a write's response carries the revision the write produced (as in
+   * etcd), not the store's revision when the response is sent: entries committed in the
+   * same batch are applied before any waiting client is answered, so by then the store
+   * may already be several revisions further.
+   */
+  private writeHeader(r: KvResult): Wire {
+    return { ...this.header(), revision: r.revision };
+  }
+
   private unary(handler: (req: Wire) => Promise<Wire>): UnaryHandler {
     return (call, callback) => {
       const size = requestBytes(call.request);
@@ -104,12 +114,12 @@ export class KvService {
       }),
       Put: this.unary(async (req) => {
         const r = await this.write({ type: 'put', ...putFromWire(req) });
-        return { prev_kv: r.type === 'put' && r.prevKv ? kvToWire(r.prevKv) : null };
+        return { header: this.writeHeader(r), prev_kv: r.type === 'put' && r.prevKv ? kvToWire(r.prevKv) : null };
       }),
       DeleteRange: this.unary(async (req) => {
         const r = await this.write({ type: 'deleteRange', ...deleteFromWire(req) });
         if (r.type !== 'deleteRange') throw new Error(`unexpected result ${r.type}`);
-        return { deleted: r.deleted, prev_kvs: (r.prevKvs ?? []).map(kvToWire) };
+        return { header: this.writeHeader(r), deleted: r.deleted, prev_kvs: (r.prevKvs ?? []).map(kvToWire) };
       }),
       Txn: this.unary(async (req) => {
         const txn = txnFromWire(req);
@@ -118,7 +128,7 @@ export class KvService {
         }
         const r = await this.write({ type: 'txn', ...txn });
         if (r.type !== 'txn') throw new Error(`unexpected result ${r.type}`);
-        return txnResponseToWire(r);
+        return { header: this.writeHeader(r), ...txnResponseToWire(r) };
       }),
       Compact: this.unary(async (req) => {
         const revision = Number(req.revision ?? 0);

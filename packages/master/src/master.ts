@@ -156,6 +156,7 @@ export async function startMaster(options: Partial<MasterOptions> & Pick<MasterO
   }
 
   host.start();
+  const removalCheck = watchForOwnRemoval(host, opts, log);
   log.info({ listen: opts.listen, http: opts.http || null, dataDir: opts.dataDir }, 'master started');
 
   let stopping: Promise<void> | undefined;
@@ -163,6 +164,7 @@ export async function startMaster(options: Partial<MasterOptions> & Pick<MasterO
   const done = new Promise<string>((r) => (resolveDone = r));
 
   const shutdown = async (handOver: boolean): Promise<void> => {
+    removalCheck.stop();
     if (handOver && host.isLeader) await handOverLeadership(host, opts, log);
     await host.stop();
     clusterService.close();
@@ -205,6 +207,49 @@ async function handOverLeadership(host: RaftHost, opts: MasterOptions, log: Logg
   while (Date.now() < deadline && host.status().role === Role.Leader) await new Promise((r) => setTimeout(r, opts.tickMs / 2));
   // Let the new leader's first heartbeat reach the others before we go away.
   await new Promise((r) => setTimeout(r, opts.tickMs));
+}
+
+/**
+ * A removed member is often never told that its removal committed: the leader drops it
+ * from its configuration (and stops sending to it) when it applies the change. Such a
+ * member ends up without a leader for good. So: after two election timeouts in a row
+ * without a leader, ask the other members for a linearizable member list; if one
+ * answers and we are not in it, we were removed, and stop (see RaftHost.learnedRemoved).
+ */
+function watchForOwnRemoval(host: RaftHost, opts: MasterOptions, log: Logger): { stop(): void } {
+  const Client = serviceClient('cluster.proto', 'bramble.cluster.Cluster');
+  const periodMs = opts.tickMs * opts.electionTicks;
+  let leaderless = 0;
+  let checking = false;
+  const check = async (): Promise<void> => {
+    const peers = [...host.sm.members.values()].filter((m) => m.name !== opts.name && m.address);
+    for (const peer of peers) {
+      const client = new Client(peer.address, grpc.credentials.createInsecure()) as unknown as Record<string, Function> & grpc.Client;
+      try {
+        const list = await new Promise<{ members: Array<{ name: string }> }>((resolve, reject) =>
+          client.MemberList({ linearizable: true }, { deadline: new Date(Date.now() + periodMs) }, (err: grpc.ServiceError | null, res: { members: Array<{ name: string }> }) =>
+            err ? reject(err) : resolve(res),
+          ),
+        );
+        if (!list.members.some((m) => m.name === opts.name)) {
+          host.learnedRemoved(peer.name);
+          return;
+        }
+      } catch (err) {
+        log.debug({ peer: peer.name, err: (err as Error).message }, 'membership check: peer did not answer');
+      } finally {
+        client.close();
+      }
+    }
+  };
+  const timer = setInterval(() => {
+    leaderless = host.leaderName ? 0 : leaderless + 1;
+    if (leaderless < 2 || checking) return;
+    checking = true;
+    void check().finally(() => (checking = false));
+  }, periodMs);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
 }
 
 /** A new member: ask a running cluster to add us (as a learner) and learn the members' addresses. */

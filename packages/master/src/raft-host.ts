@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { KvError, LeaseClock, type KvCommand, type KvResult } from '@bramble/kv';
 import {
   EntryType,
+  MessageType,
   NONE,
   ProposalDroppedError,
   RaftNode,
@@ -323,6 +324,19 @@ export class RaftHost extends EventEmitter {
     });
   }
 
+  /**
+   * A peer's linearizable member list no longer has this member: its removal committed,
+   * but the commit never reached us (the leader stops replicating to a member as soon
+   * as it applies the member's removal, often before telling it the entry committed).
+   * Stop as if we had applied it; etcd does the same when peers answer 410 Gone.
+   */
+  learnedRemoved(from: string): void {
+    if (this.removed || !this.running) return;
+    this.opts.logger.warn({ member: this.name, from }, 'this member was removed from the cluster (learned from a peer); stopping');
+    this.removed = true;
+    this.wake();
+  }
+
   transferLeader(to: string): void {
     this.ensureServing();
     this.node.transferLeader(to);
@@ -363,14 +377,28 @@ export class RaftHost extends EventEmitter {
 
   private async runLoop(): Promise<void> {
     while (this.running) {
+      if (this.removed) {
+        // learnedRemoved(): stop as if the removal had been applied here.
+        this.running = false;
+        this.emit('removed');
+        break;
+      }
       if (!this.node.hasReady()) {
         await new Promise<void>((resolve) => (this.wakeLoop = resolve));
         continue;
       }
       const rd = this.node.ready();
-      await this.persist(rd);
-      if (rd.messages.length > 0) this.transport.send(rd.messages);
       if (rd.softState) this.onSoftState(rd.softState.role, rd.softState.leader);
+      let messages = rd.messages;
+      if (this.role === Role.Leader && messages.length > 0) {
+        // The leader's appends and heartbeats go out while its own fsync runs (the core counts
+        // the leader's copy only after advance()); everything else waits for the disk.
+        const early = messages.filter((m) => m.type === MessageType.App || m.type === MessageType.Heartbeat);
+        if (early.length > 0) this.transport.send(early);
+        messages = messages.filter((m) => m.type !== MessageType.App && m.type !== MessageType.Heartbeat);
+      }
+      await this.persist(rd);
+      if (messages.length > 0) this.transport.send(messages);
       const applyStart = performance.now();
       if (rd.snapshot) this.installSnapshot(rd.snapshot);
       for (const e of rd.committedEntries) this.applyEntry(e);

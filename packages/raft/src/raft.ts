@@ -363,6 +363,10 @@ export class RaftNode {
     if (rd.entries.length > 0) {
       const last = rd.entries[rd.entries.length - 1];
       this.raftLog.unstable.stableTo(last.index, last.term);
+      // Our own entries are durable now: count them toward the commit quorum.
+      if (this.role === Role.Leader && last.term === this.term && this.prs.get(this.id)?.maybeUpdate(last.index)) {
+        if (this.maybeCommit()) this.onLeaderCommit();
+      }
     }
     if (rd.committedEntries.length > 0) {
       this.raftLog.appliedTo(rd.committedEntries[rd.committedEntries.length - 1].index);
@@ -865,10 +869,8 @@ export class RaftNode {
       e.index = ++index;
     }
     this.raftLog.append(entries);
-    // The leader counts itself once the host persists this Ready, which happens before any
-    // message leaves and before anything is applied (dissertation §10.2.1).
-    this.prs.get(this.id)?.maybeUpdate(this.raftLog.lastIndex());
-    if (this.maybeCommit()) this.onLeaderCommit();
+    // The leader counts its own copy only once the host has persisted it (see advance()), so the
+    // host may send these entries to followers before its own fsync finishes (dissertation §10.2.1).
     this.broadcastPending = true;
   }
 

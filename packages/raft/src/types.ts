@@ -117,7 +117,8 @@ export interface ReadState {
 /**
  * Everything the host must do, in order:
  *  1. persist `snapshot` (if any), `entries` and `hardState` (if any) durably (one atomic batch, fsync when `mustSync`);
- *  2. send `messages`;
+ *  2. send `messages` (a leader may send its MsgApp and MsgHeartbeat before step 1 completes: it counts
+ *     its own entries toward commit only in `advance`, i.e. once they are durable; dissertation §10.2.1);
  *  3. apply `snapshot` then `committedEntries` to the state machine (ConfChange entries go through `applyConfChange`);
  *  4. call `advance(ready)`.
  */
