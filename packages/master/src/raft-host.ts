@@ -163,6 +163,17 @@ export class RaftHost extends EventEmitter {
       this.opts.logger.info({ leader: peer }, 'lost the connection to the leader; forgetting it');
       this.node.forgetLeader();
       this.wake();
+      // Campaign soon rather than after a whole election timeout. Followers take turns by name
+      // (two tick intervals apart, plus jitter) so they do not split the vote; PreVote makes this
+      // harmless if the leader is in fact alive, and a follower with a shorter log simply loses.
+      const voters = this.node.confState().voters.filter((v) => v !== peer).sort();
+      const rank = Math.max(0, voters.indexOf(this.name));
+      const delayMs = rank * 2 * this.opts.tickMs + randomInt(0, Math.ceil(this.opts.tickMs / 2) + 1);
+      setTimeout(() => {
+        if (!this.running || this.role !== Role.Follower || this.node.status().leader !== NONE) return;
+        this.node.campaign();
+        this.wake();
+      }, delayMs);
     }
   }
 
