@@ -2,3 +2,5 @@ export { ProcessCluster, REPO_ROOT, BRAMBLE_BIN, type MemberProcess, type Proces
 export { RawClient, prefixEnd, type Reply } from './grpc-client.js';
 export { RawWatch, type RawWatchOptions, type RecordedEvent } from './raw-watch.js';
 export { freePort, waitFor } from './ports.js';
+/** gRPC status codes, for tests that live outside a package depending on @grpc/grpc-js. */
+export { status as grpcStatus } from '@grpc/grpc-js';

@@ -84,6 +84,9 @@ export class ProcessCluster {
     try {
       for (const name of cluster.members.keys()) cluster.spawnMember(name, cluster.bootstrapArgs(name));
       await cluster.waitForLeader();
+      // A leader needs only a majority: also wait for the slowest process to serve, so a
+      // test's first request to any member does not meet a port nobody listens on yet.
+      await cluster.waitForMembers();
     } catch (err) {
       await cluster.destroy();
       throw err;
@@ -183,6 +186,23 @@ export class ProcessCluster {
       },
       timeoutMs,
       25,
+    );
+  }
+
+  /** Wait until each named member (default: every running one) answers Status and knows a leader. */
+  async waitForMembers(names: string[] = this.running(), timeoutMs = 15_000): Promise<void> {
+    await Promise.all(
+      names.map((name) =>
+        waitFor(
+          `${name} to serve and know a leader`,
+          async () => {
+            const m = this.members.get(name)!;
+            if (!isRunning(m.proc)) throw new Error(`${name} is not running:\n${this.logTail(name)}`);
+            return Boolean((await this.client(name).status(500)).leader);
+          },
+          timeoutMs,
+        ),
+      ),
     );
   }
 
