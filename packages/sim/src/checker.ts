@@ -14,10 +14,20 @@ export type ViolationKind =
   | 'committed-entry-conflict'
   /** A node's commit index went backwards within an incarnation, or below what it had persisted. */
   | 'monotonic-commit'
+  /** A node's persisted term went backwards. */
+  | 'monotonic-term'
   /** One client proposal was applied at two different log indexes. */
   | 'duplicate-apply'
+  /** A leader advanced its commit index to an entry of an earlier term (Raft §5.4.2, Figure 8: only current-term entries are committed by counting replicas). */
+  | 'leader-commit-rule'
+  /** A node answered a peer (granted a vote, acknowledged entries) before persisting what the answer promises. */
+  | 'durability'
+  /** A confirmed read index was below an index already known committed when the read was invoked. */
+  | 'stale-read'
   /** The core threw (e.g. RaftInvariantError) where it should not have. */
-  | 'core-error';
+  | 'core-error'
+  /** The client history is not linearizable (found by the checker at the end of the run). */
+  | 'linearizability';
 
 export interface Violation {
   kind: ViolationKind;

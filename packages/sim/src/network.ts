@@ -47,6 +47,8 @@ export class Network {
   private groups = new Map<NodeId, number>();
   private readonly cuts = new Set<string>();
   readonly stats: NetworkStats = { sent: 0, delivered: 0, dropped: 0, duplicated: 0, blocked: 0 };
+  /** Called for every message lost on the way: silently dropped, or blocked by a partition or cut link (which a transport would notice). */
+  onLost: ((m: Message, reason: 'dropped' | 'blocked') => void) | undefined;
 
   constructor(
     private readonly prng: Prng,
@@ -66,10 +68,12 @@ export class Network {
     this.stats.sent++;
     if (!this.linkUp(m.from, m.to)) {
       this.stats.blocked++;
+      this.onLost?.(m, 'blocked');
       return 0;
     }
     if (this.opts.dropRate > 0 && this.prng.chance(this.opts.dropRate)) {
       this.stats.dropped++;
+      this.onLost?.(m, 'dropped');
       return 0;
     }
     this.push(now + this.delay(), copyMessage(m));
@@ -103,6 +107,7 @@ export class Network {
       const env = this.pop();
       if (!this.linkUp(env.msg.from, env.msg.to)) {
         this.stats.blocked++;
+        this.onLost?.(env.msg, 'blocked');
         continue;
       }
       this.stats.delivered++;
