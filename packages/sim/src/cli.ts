@@ -13,7 +13,6 @@ interface CliOptions {
   steps: number;
   trace: boolean;
   requireSettled: boolean;
-  earlyJoins: boolean;
 }
 
 const USAGE = `usage: scripts/sim [--seeds N] [--start S] [--nodes 3|5] [--steps K] [--trace] [--require-settled]
@@ -22,8 +21,7 @@ const USAGE = `usage: scripts/sim [--seeds N] [--start S] [--nodes 3|5] [--steps
   --nodes 3|5         initial voters; default: odd seeds 3, even seeds 5
   --steps K           scheduler steps per seed (default ${DEFAULT_STEPS})
   --trace             print every seed's full trace to stderr
-  --require-settled   also exit 1 when a seed's cluster did not converge after the final heal (liveness)
-  --early-joins       add learners before every voter compacted index 1 (reproduces the bootstrap-configuration hazard)`;
+  --require-settled   also exit 1 when a seed's cluster did not converge after the final heal (liveness)`;
 
 function usageError(message: string): never {
   process.stderr.write(`${message}\n${USAGE}\n`);
@@ -38,7 +36,7 @@ function intFlag(name: string, value: string | undefined, min: number): number {
 }
 
 function parseArgs(argv: string[]): CliOptions {
-  const opts: CliOptions = { seeds: 100, start: 1, nodes: undefined, steps: DEFAULT_STEPS, trace: false, requireSettled: false, earlyJoins: false };
+  const opts: CliOptions = { seeds: 100, start: 1, nodes: undefined, steps: DEFAULT_STEPS, trace: false, requireSettled: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     switch (arg) {
@@ -63,9 +61,6 @@ function parseArgs(argv: string[]): CliOptions {
       case '--require-settled':
         opts.requireSettled = true;
         break;
-      case '--early-joins':
-        opts.earlyJoins = true;
-        break;
       case '--help':
       case '-h':
         process.stdout.write(`${USAGE}\n`);
@@ -79,7 +74,7 @@ function parseArgs(argv: string[]): CliOptions {
 }
 
 function replayCommand(r: SeedResult, opts: CliOptions): string {
-  return `scripts/sim --seeds 1 --start ${r.seed} --nodes ${r.nodes} --steps ${opts.steps}${opts.earlyJoins ? ' --early-joins' : ''} --trace`;
+  return `scripts/sim --seeds 1 --start ${r.seed} --nodes ${r.nodes} --steps ${opts.steps} --trace`;
 }
 
 function main(): void {
@@ -102,7 +97,7 @@ function main(): void {
   };
   for (let seed = opts.start; seed < opts.start + opts.seeds; seed++) {
     const nodes = opts.nodes ?? (seed % 2 === 1 ? 3 : 5);
-    const r = runSeed({ seed, nodes, steps: opts.steps, trace: opts.trace, earlyJoins: opts.earlyJoins });
+    const r = runSeed({ seed, nodes, steps: opts.steps, trace: opts.trace });
     summary.seeds++;
     summary.steps += r.steps;
     summary.elections += r.elections;

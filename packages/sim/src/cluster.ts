@@ -5,8 +5,10 @@ import {
   MessageType,
   Role,
   decodeConfChange,
+  encodeConfChange,
   seededRandom,
   type ConfState,
+  type Entry,
   type HardState,
   type Message,
   type NodeId,
@@ -78,6 +80,13 @@ export class SimNode {
     readonly tickEvery: number,
   ) {
     this.storage = new MemoryStorage(initialConf);
+    if (initialConf.voters.length > 0) {
+      // Bootstrap as the master does (and etcd): the initial voters are also the first log
+      // entries, so a member that joins later and replays from index 1 learns them.
+      const entries = bootstrapEntries(initialConf.voters);
+      this.storage.append(entries);
+      this.storage.setHardState({ term: 1, vote: '', commit: entries.length });
+    }
     this.confState = { voters: [...initialConf.voters], learners: [...initialConf.learners] };
   }
 
@@ -643,4 +652,9 @@ export class Cluster {
     const e = n.raft?.entriesFrom(index, index + 1)[0];
     return e === undefined ? '(none)' : describeEntry(e);
   }
+}
+
+/** One committed `addNode` per initial voter, identical on every initial member. */
+export function bootstrapEntries(voters: readonly NodeId[]): Entry[] {
+  return [...voters].sort().map((nodeId, i) => ({ term: 1, index: i + 1, type: EntryType.ConfChange, data: encodeConfChange({ type: 'addNode', nodeId }) }));
 }

@@ -34,7 +34,6 @@ export interface SeedOptions {
    * replays the log from index 1 never learns the bootstrap configuration (it lives
    * only in the index-0 snapshot), so this reproduces a known hazard; off by default.
    */
-  earlyJoins?: boolean;
 }
 
 /** How often each thing happened during one seed. */
@@ -705,28 +704,13 @@ class Simulation {
     }
   }
 
-  /**
-   * A joining node replays the log from index 1 unless the leader has compacted it;
-   * with the bootstrap configuration held only in the index-0 snapshot, a joiner that
-   * replays from 1 never learns the original voters. Only add members once every
-   * voter's log starts after index 1, so joiners always get a snapshot first.
-   */
-  private joinIsSafe(): boolean {
-    if (this.opts.earlyJoins === true) return true;
-    for (const id of this.voters()) {
-      const n = this.cluster.get(id);
-      if (n === undefined || n.storage.firstIndex() <= 1) return false;
-    }
-    return true;
-  }
-
   private membership(): void {
     const c = this.cluster;
     const leader = c.leader();
     if (leader === undefined) return this.tick();
     const conf = leader.raft!.status().confState;
     const options: Array<'add' | 'promote' | 'remove'> = [];
-    if (conf.learners.length < MAX_LEARNERS && conf.voters.length + conf.learners.length < MAX_VOTERS + 1 && this.joinIsSafe()) options.push('add');
+    if (conf.learners.length < MAX_LEARNERS && conf.voters.length + conf.learners.length < MAX_VOTERS + 1) options.push('add');
     if (conf.learners.length > 0 && conf.voters.length < MAX_VOTERS) options.push('promote');
     if (conf.voters.length > 3 || conf.learners.length > 0) options.push('remove');
     if (options.length === 0) return this.tick();
@@ -842,7 +826,6 @@ export interface RunSeedsOptions {
   nodeFactory?: NodeFactory;
   stopOnFirstViolation?: boolean;
   trace?: boolean;
-  earlyJoins?: boolean;
   /** Called after each seed (e.g. to print progress). */
   onResult?: (r: SeedResult) => void;
 }
@@ -880,7 +863,7 @@ export function runSeeds(opts: RunSeedsOptions): RunSeedsSummary {
     results: [],
   };
   for (let seed = start; seed < start + opts.seeds; seed++) {
-    const r = runSeed({ seed, nodes: opts.nodes, steps: opts.steps, trace: opts.trace, nodeFactory: opts.nodeFactory, earlyJoins: opts.earlyJoins });
+    const r = runSeed({ seed, nodes: opts.nodes, steps: opts.steps, trace: opts.trace, nodeFactory: opts.nodeFactory });
     summary.seeds++;
     summary.steps += r.steps;
     summary.elections += r.elections;
