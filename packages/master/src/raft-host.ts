@@ -13,6 +13,7 @@ import {
   type ConfChange,
   type ConfState,
   type Entry,
+  type Message,
   type Ready,
   type ReadState,
   type Snapshot,
@@ -24,6 +25,16 @@ import type { Logger } from 'pino';
 import type { Metrics } from './metrics.js';
 import { decodeMemberContext, decodeProposal, encodeMemberContext, encodeProposal } from './proposal-codec.js';
 import { MasterStateMachine } from './state-machine.js';
+
+/** Message types that claim nothing about this node's disk: safe to send before the Ready is persisted. */
+const SEND_BEFORE_PERSIST = new Set<MessageType>([
+  MessageType.App, // only leaders send it; see RaftNode.advance
+  MessageType.Heartbeat,
+  MessageType.HeartbeatResp,
+  MessageType.Prop,
+  MessageType.ReadIndex,
+  MessageType.ReadIndexResp,
+]);
 
 /** An error the API layer maps to a gRPC status. */
 export class HostError extends Error {
@@ -83,6 +94,8 @@ export class RaftHost extends EventEmitter {
   private loopDone: Promise<void> | undefined;
   private wakeLoop: (() => void) | undefined;
   private role: Role = Role.Follower;
+  /** Highest index applied to the state machine here (ahead of the core's view until advance()). */
+  private lastApplied = 0;
   private leader = NONE;
   private snapshotIndex: number;
   private snapshotInFlight = false;
@@ -100,6 +113,7 @@ export class RaftHost extends EventEmitter {
     this.sm = sm;
     const snapshot = storage.snapshot();
     this.snapshotIndex = snapshot.meta.index;
+    this.lastApplied = snapshot.meta.index;
     this.node = new RaftNode({
       id: opts.name,
       storage,
@@ -282,7 +296,7 @@ export class RaftHost extends EventEmitter {
     if (!round || new TextDecoder().decode(rs.context) !== round.context) return;
     clearTimeout(round.timer);
     this.readRound = undefined;
-    const applied = this.node.status().applied;
+    const applied = this.lastApplied;
     for (const w of round.waiters) {
       if (rs.index <= applied) this.settle(w);
       else this.appliedWaiters.push({ index: rs.index, waiter: w });
@@ -400,26 +414,33 @@ export class RaftHost extends EventEmitter {
       }
       const rd = this.node.ready();
       if (rd.softState) this.onSoftState(rd.softState.role, rd.softState.leader);
-      let messages = rd.messages;
-      if (this.role === Role.Leader && messages.length > 0) {
-        // The leader's appends and heartbeats go out while its own fsync runs (the core counts
-        // the leader's copy only after advance()); everything else waits for the disk.
-        const early = messages.filter((m) => m.type === MessageType.App || m.type === MessageType.Heartbeat);
-        if (early.length > 0) this.transport.send(early);
-        messages = messages.filter((m) => m.type !== MessageType.App && m.type !== MessageType.Heartbeat);
-      }
-      await this.persist(rd);
-      if (messages.length > 0) this.transport.send(messages);
+      // Messages that acknowledge nothing durable leave now, while the disk works; votes and
+      // append acknowledgements wait for the fsync. (A leader's appends may go first: the core
+      // counts the leader's own copy only after advance().)
+      const early: Message[] = [];
+      const late: Message[] = [];
+      for (const m of rd.messages) (SEND_BEFORE_PERSIST.has(m.type) ? early : late).push(m);
+      if (early.length > 0) this.transport.send(early);
+      // Committed entries that are already durable here are applied without waiting for this
+      // Ready's fsync (they are on a majority's disks, ours included); the rest after it.
       const applyStart = performance.now();
+      const durable = rd.snapshot ? -1 : this.storage.lastIndex();
+      let appliedBefore = 0;
+      while (appliedBefore < rd.committedEntries.length && rd.committedEntries[appliedBefore].index <= durable) {
+        this.applyEntry(rd.committedEntries[appliedBefore++]);
+      }
+      if (appliedBefore > 0) this.releaseAppliedWaiters(this.lastApplied);
+      await this.persist(rd);
+      if (late.length > 0) this.transport.send(late);
       if (rd.snapshot) this.installSnapshot(rd.snapshot);
-      for (const e of rd.committedEntries) this.applyEntry(e);
+      for (let i = appliedBefore; i < rd.committedEntries.length; i++) this.applyEntry(rd.committedEntries[i]);
       if (rd.committedEntries.length > 0 || rd.snapshot) {
         this.opts.metrics.applyDuration.observe((performance.now() - applyStart) / 1000);
       }
       for (const rs of rd.readStates) this.onReadState(rs);
       this.node.advance(rd);
       const status = this.node.status();
-      this.releaseAppliedWaiters(status.applied);
+      this.releaseAppliedWaiters(this.lastApplied);
       this.opts.metrics.update(status, this.sm.kv.revision);
       this.maybeSnapshot(status.applied);
       if (this.removed) {
@@ -456,11 +477,13 @@ export class RaftHost extends EventEmitter {
     const old = this.sm;
     this.sm = MasterStateMachine.restore(snapshot.data);
     this.snapshotIndex = snapshot.meta.index;
+    this.lastApplied = snapshot.meta.index;
     this.emit('state-replaced', old);
     this.syncPeers();
   }
 
   private applyEntry(e: Entry): void {
+    this.lastApplied = e.index;
     if (e.type === EntryType.ConfChange) {
       this.applyConfChange(decodeConfChange(e.data), e.index);
       return;

@@ -9,7 +9,8 @@ export interface MemberInfo {
   stayLearner: boolean;
 }
 
-const SNAPSHOT_FORMAT = 1;
+const SNAPSHOT_MAGIC = 'BRSM';
+const SNAPSHOT_FORMAT = 2;
 
 /**
  * Everything a master replicates: the KV store and the member registry (addresses of
@@ -50,17 +51,31 @@ export class MasterStateMachine {
     for (const name of [...this.members.keys()]) if (!inConf.has(name)) this.members.delete(name);
   }
 
+  /** Layout: "BRSM", format (u8), header length (u32 BE), header JSON (members), then the KV snapshot bytes. */
   snapshot(): Uint8Array {
-    const kv = Buffer.from(this.kv.snapshot()).toString('base64');
-    const body = JSON.stringify({ format: SNAPSHOT_FORMAT, members: [...this.members.values()], kv });
-    return new TextEncoder().encode(body);
+    const header = Buffer.from(JSON.stringify({ members: [...this.members.values()] }));
+    const kv = this.kv.snapshot();
+    const out = Buffer.allocUnsafe(SNAPSHOT_MAGIC.length + 5 + header.length + kv.length);
+    out.write(SNAPSHOT_MAGIC, 0, 'latin1');
+    out.writeUInt8(SNAPSHOT_FORMAT, 4);
+    out.writeUInt32BE(header.length, 5);
+    header.copy(out, 9);
+    out.set(kv, 9 + header.length);
+    return out;
   }
 
   static restore(data: Uint8Array): MasterStateMachine {
     if (data.length === 0) return new MasterStateMachine();
-    const body = JSON.parse(new TextDecoder().decode(data)) as { format: number; members: MemberInfo[]; kv: string };
-    if (body.format !== SNAPSHOT_FORMAT) throw new Error(`snapshot format ${body.format} is not supported (want ${SNAPSHOT_FORMAT})`);
-    const kv = KvStore.restore(new Uint8Array(Buffer.from(body.kv, 'base64')));
-    return new MasterStateMachine(kv, new Map(body.members.map((m) => [m.name, m])));
+    const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    if (buf.length < 9 || buf.toString('latin1', 0, 4) !== SNAPSHOT_MAGIC) {
+      throw new Error('state snapshot: not a Bramble master snapshot (bad magic)');
+    }
+    const format = buf.readUInt8(4);
+    if (format !== SNAPSHOT_FORMAT) throw new Error(`state snapshot: format ${format} is not supported (want ${SNAPSHOT_FORMAT})`);
+    const headerLength = buf.readUInt32BE(5);
+    if (9 + headerLength > buf.length) throw new Error(`state snapshot: header of ${headerLength} bytes runs past the end (${buf.length} bytes)`);
+    const header = JSON.parse(buf.toString('utf8', 9, 9 + headerLength)) as { members: MemberInfo[] };
+    const kv = KvStore.restore(buf.subarray(9 + headerLength));
+    return new MasterStateMachine(kv, new Map(header.members.map((m) => [m.name, m])));
   }
 }

@@ -31,6 +31,8 @@ export interface ProcessClusterOptions {
   logLevel?: string;
   /** Keep the temp dir after destroy() (to read logs). */
   keepDir?: boolean;
+  /** Flags for node itself (V8 heap sizing...), before the script. */
+  nodeArgs?: string[];
   /** Address the masters bind; any 127.0.0.0/8 address. */
   host?: string;
   /** name -> address override, so a chaos proxy can stand between peers (see peerAddressFor). */
@@ -104,6 +106,7 @@ export class ProcessCluster {
   private commonArgs(m: MemberProcess): string[] {
     const o = this.opts;
     return [
+      ...(o.nodeArgs ?? []),
       BRAMBLE_BIN,
       'master',
       '--name',
@@ -129,7 +132,11 @@ export class ProcessCluster {
     m.args = extra;
     const fd = openSync(m.log, 'a');
     try {
-      const proc = spawn(process.execPath, [...this.commonArgs(m), ...extra], { cwd: REPO_ROOT, stdio: ['ignore', fd, fd] });
+      // Without explicit node flags, run the bin itself so its shebang's V8 flags apply.
+      const argv = [...this.commonArgs(m), ...extra];
+      const proc = this.opts.nodeArgs
+        ? spawn(process.execPath, argv, { cwd: REPO_ROOT, stdio: ['ignore', fd, fd] })
+        : spawn(argv[0], argv.slice(1), { cwd: REPO_ROOT, stdio: ['ignore', fd, fd] });
       m.proc = proc;
       live.add(proc);
       proc.once('exit', () => live.delete(proc));

@@ -30,6 +30,7 @@ interface Result {
   p90_ms: number;
   p99_ms: number;
   max_ms: number;
+  loadgen_cpu: number;
 }
 
 const valueSize = Number(values['value-size']);
@@ -47,6 +48,7 @@ async function run(target: string, endpoints: string[], mode: string, clients: n
   const latencies: number[] = [];
   let next = 0;
   let errors = 0;
+  const cpuBefore = process.cpuUsage();
   const start = performance.now();
   await Promise.all(
     Array.from({ length: clients }, async (_, c) => {
@@ -68,6 +70,7 @@ async function run(target: string, endpoints: string[], mode: string, clients: n
     }),
   );
   const seconds = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
   for (const ch of channels) ch.close();
   latencies.sort((a, b) => a - b);
   const r2 = (x: number) => Math.round(x * 100) / 100;
@@ -83,6 +86,8 @@ async function run(target: string, endpoints: string[], mode: string, clients: n
     p90_ms: r2(percentile(latencies, 0.9)),
     p99_ms: r2(percentile(latencies, 0.99)),
     max_ms: r2(latencies[latencies.length - 1] ?? 0),
+    // Share of one core the load generator itself used: near 1.0 means it, not the cluster, limits.
+    loadgen_cpu: r2((cpu.user + cpu.system) / 1e6 / seconds),
   };
 }
 

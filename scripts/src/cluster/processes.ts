@@ -5,12 +5,13 @@ import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { isOurProcess, type ProcessRecord } from './state.js';
 
-/** Start `node args...` detached from us, output appended to `log`; returns its pid. */
+/** Start `args[0] args...` detached from us, output appended to `log`; returns its pid. */
 export function spawnDetached(repo: string, args: string[], log: string): number {
   mkdirSync(dirname(log), { recursive: true });
   const fd = openSync(log, 'a');
   try {
-    const child = spawn(process.execPath, args, { cwd: repo, detached: true, stdio: ['ignore', fd, fd] });
+    // args[0] is the bramble bin: run it directly so the V8 flags in its shebang apply.
+    const child = spawn(args[0], args.slice(1), { cwd: repo, detached: true, stdio: ['ignore', fd, fd] });
     if (!child.pid) throw new Error(`could not start node ${args.join(' ')}`);
     child.unref();
     return child.pid;
