@@ -64,7 +64,7 @@ export class KvService {
   }
 
   header(): Wire {
-    const status = this.host.status();
+    const status = this.host.basicStatus();
     return {
       cluster_id: this.opts.clusterId,
       member: this.host.name,

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { Role, type Status } from '@bramble/raft';
+import { Role, type BasicStatus } from '@bramble/raft';
 
 /** The master's Prometheus metrics (names follow etcd's where one exists). */
 export class Metrics {
@@ -32,7 +32,7 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry });
   }
 
-  update(status: Status, revision: number): void {
+  update(status: BasicStatus, revision: number): void {
     this.term.set(status.term);
     this.isLeader.set(status.role === Role.Leader ? 1 : 0);
     this.hasLeader.set(status.leader ? 1 : 0);

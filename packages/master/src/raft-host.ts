@@ -18,6 +18,7 @@ import {
   type ReadState,
   type Snapshot,
   type Status,
+  type BasicStatus,
 } from '@bramble/raft';
 import type { LevelStorage } from '@bramble/storage';
 import type { PeerTransport } from '@bramble/transport';
@@ -184,7 +185,7 @@ export class RaftHost extends EventEmitter {
       const rank = Math.max(0, voters.indexOf(this.name));
       const delayMs = rank * 2 * this.opts.tickMs + randomInt(0, Math.ceil(this.opts.tickMs / 2) + 1);
       setTimeout(() => {
-        if (!this.running || this.role !== Role.Follower || this.node.status().leader !== NONE) return;
+        if (!this.running || this.role !== Role.Follower || this.node.basicStatus().leader !== NONE) return;
         this.node.campaign();
         this.wake();
       }, delayMs);
@@ -374,6 +375,11 @@ export class RaftHost extends EventEmitter {
     return this.node.status();
   }
 
+  /** Term, leader, role, commit and applied: cheap enough for every response header. */
+  basicStatus(): BasicStatus {
+    return this.node.basicStatus();
+  }
+
   get isLeader(): boolean {
     return this.role === Role.Leader;
   }
@@ -439,7 +445,7 @@ export class RaftHost extends EventEmitter {
       }
       for (const rs of rd.readStates) this.onReadState(rs);
       this.node.advance(rd);
-      const status = this.node.status();
+      const status = this.node.basicStatus();
       this.releaseAppliedWaiters(this.lastApplied);
       this.opts.metrics.update(status, this.sm.kv.revision);
       this.maybeSnapshot(status.applied);
@@ -461,7 +467,7 @@ export class RaftHost extends EventEmitter {
     const wasLeader = this.role === Role.Leader;
     this.role = role;
     if (leader !== this.leader) {
-      this.opts.logger.info({ leader: leader || null, term: this.node.status().term }, 'leader changed');
+      this.opts.logger.info({ leader: leader || null, term: this.node.basicStatus().term }, 'leader changed');
       this.opts.metrics.leaderChanges.inc();
     }
     this.leader = leader;

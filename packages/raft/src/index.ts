@@ -1,6 +1,6 @@
 export * from './types.js';
 export * from './errors.js';
-export { RaftNode, TRANSFER_CONTEXT, type RaftConfig } from './raft.js';
+export { RaftNode, TRANSFER_CONTEXT, type RaftConfig, type BasicStatus } from './raft.js';
 export { RaftLog } from './log.js';
 export { Unstable } from './unstable.js';
 export { Progress } from './progress.js';

@@ -25,6 +25,14 @@ import {
   type Status,
 } from './types.js';
 
+export interface BasicStatus {
+  term: number;
+  leader: NodeId;
+  role: Role;
+  commit: number;
+  applied: number;
+}
+
 export interface RaftConfig {
   id: NodeId;
   storage: Storage;
@@ -391,6 +399,11 @@ export class RaftNode {
       leadTransferee: this.leadTransferee,
       progress,
     };
+  }
+
+  /** The cheap part of status(), for hot paths (no progress map, no configuration copy). */
+  basicStatus(): BasicStatus {
+    return { term: this.term, leader: this.lead, role: this.role, commit: this.raftLog.committed, applied: this.raftLog.applied };
   }
 
   lastIndex(): number {

@@ -14,6 +14,7 @@ const { values } = parseArgs({
     keys: { type: 'string', default: '10000' },
     endpoints: { type: 'string', default: '' },
     target: { type: 'string', default: 'bramble' },
+    'node-args': { type: 'string', default: '' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -102,7 +103,8 @@ async function main(): Promise<void> {
         etcd = await startEtcdCluster();
         endpoints = etcd.endpoints;
       } else {
-        cluster = await ProcessCluster.start({ masters: 3, logLevel: 'warn' });
+        const nodeArgs = values['node-args'] ? values['node-args'].split(' ').filter(Boolean) : undefined;
+        cluster = await ProcessCluster.start({ masters: 3, logLevel: 'warn', nodeArgs });
         endpoints = cluster.endpoints();
       }
     }
