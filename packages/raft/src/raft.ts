@@ -109,6 +109,8 @@ export class RaftNode {
   protected msgs: Message[] = [];
   /** New entries or a new commit index wait to be sent to followers at the next ready(). */
   protected broadcastPending = false;
+  /** ReadIndex requests were registered since the last heartbeat round. */
+  protected readHeartbeatPending = false;
   protected commitChangedSinceBroadcast = false;
 
   private prevSoftState: SoftState;
@@ -325,7 +327,7 @@ export class RaftNode {
   // ---------------------------------------------------------------- ready / advance
 
   hasReady(): boolean {
-    if (this.broadcastPending || this.msgs.length > 0 || this.readStates.length > 0) return true;
+    if (this.broadcastPending || this.readHeartbeatPending || this.msgs.length > 0 || this.readStates.length > 0) return true;
     if (this.raftLog.unstable.entries.length > 0 || this.raftLog.unstable.snapshot) return true;
     if (this.raftLog.hasNextCommittedEntries(this.applying)) return true;
     if (!sameSoftState(this.softState(), this.prevSoftState)) return true;
@@ -335,6 +337,7 @@ export class RaftNode {
   ready(): Ready {
     if (this.outstandingReady) throw new RaftInvariantError('ready() called again before advance()');
     if (this.broadcastPending) this.flushAppends();
+    if (this.readHeartbeatPending) this.flushReadHeartbeat();
     const soft = this.softState();
     const hard = this.hardStateForReady();
     const entries = this.raftLog.unstable.entries.slice();
@@ -457,6 +460,7 @@ export class RaftNode {
     this.readOnly.reset();
     this.pendingReadIndex = [];
     this.broadcastPending = false;
+    this.readHeartbeatPending = false;
     this.commitChangedSinceBroadcast = false;
   }
 
@@ -983,7 +987,15 @@ export class RaftNode {
     }
     this.readOnly.add(this.raftLog.committed, context, m.from);
     this.readOnly.recvAck(this.id, context);
-    this.bcastHeartbeatWithContext(context);
+    // One heartbeat round at the next ready() confirms every request registered until then
+    // (an ack of a later context confirms the earlier ones).
+    this.readHeartbeatPending = true;
+  }
+
+  private flushReadHeartbeat(): void {
+    this.readHeartbeatPending = false;
+    const context = this.readOnly.lastPendingContext();
+    if (this.role === Role.Leader && context) this.bcastHeartbeatWithContext(context);
   }
 
   private bcastHeartbeatWithContext(context: Uint8Array): void {
