@@ -73,12 +73,17 @@ export async function startMaster(options: Partial<MasterOptions> & Pick<MasterO
     throw err;
   }
 
+  const dialAddress = (member: string, advertised: string): string => opts.peerDial[member] ?? advertised;
   const metrics = new Metrics(opts.name);
   let host!: RaftHost;
   const transport = new PeerTransport({
     self: opts.name,
     clusterId: opts.clusterId,
-    peers: Object.fromEntries(Object.entries(initialPeers).filter(([n]) => n !== opts.name)),
+    peers: Object.fromEntries(
+      Object.entries(initialPeers)
+        .filter(([n]) => n !== opts.name)
+        .map(([n, address]) => [n, dialAddress(n, address)]),
+    ),
     handlers: {
       onMessage: (m) => host.step(m),
       onUnreachable: (peer) => {
@@ -100,6 +105,7 @@ export async function startMaster(options: Partial<MasterOptions> & Pick<MasterO
       heartbeatTicks: opts.heartbeatTicks,
       snapshotEntries: opts.snapshotEntries,
       snapshotCatchUpEntries: opts.snapshotCatchUpEntries,
+      dialAddress,
       logger: log,
       metrics,
     },

@@ -10,6 +10,11 @@ export interface MasterOptions {
   dataDir: string;
   /** HTTP address for /healthz, /readyz and /metrics; empty = none. */
   http: string;
+  /**
+   * Dial these members at these addresses instead of the ones they advertise (NAT, tunnels,
+   * or a test's proxies). The advertised addresses in --peers stay what the cluster records.
+   */
+  peerDial: Record<string, string>;
   /** Existing members' addresses: join a running cluster instead of bootstrapping one. */
   join: string[];
   clusterId: string;
@@ -36,6 +41,7 @@ export const DEFAULT_MASTER_OPTIONS = {
   logLevel: 'info' as Level,
   http: '',
   join: [] as string[],
+  peerDial: {} as Record<string, string>,
 };
 
 /** Parse "m1=127.0.0.1:7001,m2=127.0.0.1:7002" into a map; throws naming the bad item. */

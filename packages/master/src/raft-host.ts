@@ -66,6 +66,8 @@ export interface RaftHostOptions {
   heartbeatTicks: number;
   snapshotEntries: number;
   snapshotCatchUpEntries: number;
+  /** The address to dial for a member (see MasterOptions.peerDial). */
+  dialAddress(member: string, advertised: string): string;
   logger: Logger;
   metrics: Metrics;
 }
@@ -537,7 +539,7 @@ export class RaftHost extends EventEmitter {
     const conf = this.node.confState();
     const wanted = new Set([...conf.voters, ...conf.learners].filter((n) => n !== this.name));
     for (const m of this.sm.members.values()) {
-      if (wanted.has(m.name) && m.address) this.transport.addPeer(m.name, m.address);
+      if (wanted.has(m.name) && m.address) this.transport.addPeer(m.name, this.opts.dialAddress(m.name, m.address));
     }
     for (const peer of Object.keys(this.transport.peerStats())) if (!wanted.has(peer)) this.transport.removePeer(peer);
   }

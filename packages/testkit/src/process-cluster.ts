@@ -35,7 +35,10 @@ export interface ProcessClusterOptions {
   nodeArgs?: string[];
   /** Address the masters bind; any 127.0.0.0/8 address. */
   host?: string;
-  /** name -> address override, so a chaos proxy can stand between peers (see peerAddressFor). */
+  /**
+   * Where member `from` dials member `to` (default: `to`'s own address). A chaos tool returns a
+   * proxy per directed link here; it is passed to the master as --peer-dial.
+   */
   peerAddressFor?: (from: string, to: string, realAddress: string) => string;
 }
 
@@ -97,10 +100,14 @@ export class ProcessCluster {
   }
 
   private bootstrapArgs(name: string): string[] {
-    const peers = [...this.members.values()]
-      .map((m) => `${m.name}=${this.opts.peerAddressFor ? this.opts.peerAddressFor(name, m.name, m.listen) : m.listen}`)
-      .join(',');
-    return ['--peers', peers];
+    const peers = [...this.members.values()].map((m) => `${m.name}=${m.listen}`).join(',');
+    const dial = this.opts.peerAddressFor
+      ? [...this.members.values()]
+          .filter((m) => m.name !== name)
+          .map((m) => `${m.name}=${this.opts.peerAddressFor!(name, m.name, m.listen)}`)
+          .join(',')
+      : '';
+    return ['--peers', peers, ...(dial ? ['--peer-dial', dial] : [])];
   }
 
   private commonArgs(m: MemberProcess): string[] {

@@ -21,6 +21,7 @@ export function registerMasterCommand(program: Command): void {
     .option('--peers <list>', 'initial members: m1=host:port,m2=host:port,... (including this one)', '')
     .option('--join <endpoints>', 'join a running cluster through these masters (host:port,...) instead of bootstrapping', '')
     .option('--http <host:port>', 'serve /healthz, /readyz and /metrics here', '')
+    .option('--peer-dial <list>', 'dial members at other addresses than they advertise: m2=host:port,... (NAT, tunnels, test proxies)', '')
     .option('--cluster-id <id>', 'refuse peers of another cluster', DEFAULT_MASTER_OPTIONS.clusterId)
     .option('--tick-ms <ms>', 'Raft tick interval', positiveInt('--tick-ms'), DEFAULT_MASTER_OPTIONS.tickMs)
     .option('--election-ticks <n>', 'ticks without a leader before an election', positiveInt('--election-ticks'), DEFAULT_MASTER_OPTIONS.electionTicks)
@@ -37,6 +38,7 @@ export function registerMasterCommand(program: Command): void {
         peers: o.peers ? parsePeers(o.peers) : {},
         join: o.join ? String(o.join).split(',').map((s: string) => s.trim()).filter(Boolean) : [],
         http: o.http,
+        peerDial: o.peerDial ? parsePeers(o.peerDial) : {},
         clusterId: o.clusterId,
         tickMs: o.tickMs,
         electionTicks: o.electionTicks,
