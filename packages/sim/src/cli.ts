@@ -3,7 +3,7 @@
 // stdout: exactly one JSON line (the summary). stderr: progress, violations with
 // replay commands and trace tails, and (with --trace) full traces.
 
-import { DEFAULT_STEPS, runSeed, type SeedResult } from './sim.js';
+import { DEFAULT_STEPS, runSeeds, type SeedResult } from './sim.js';
 
 interface CliOptions {
   seeds: number;
@@ -81,55 +81,35 @@ function main(): void {
   const opts = parseArgs(process.argv.slice(2));
   const err = process.stderr;
   const started = performance.now();
-  let violations = 0;
-  let unsettled = 0;
-  const summary = {
-    seeds: 0,
-    steps: 0,
-    violations: 0,
-    elections: 0,
-    commits: 0,
-    linearizable: 0,
-    notLinearizable: 0,
-    linearizabilityUnknown: 0,
-    unsettled: 0,
-    failedSeeds: [] as number[],
-  };
-  for (let seed = opts.start; seed < opts.start + opts.seeds; seed++) {
-    const nodes = opts.nodes ?? (seed % 2 === 1 ? 3 : 5);
-    const r = runSeed({ seed, nodes, steps: opts.steps, trace: opts.trace });
-    summary.seeds++;
-    summary.steps += r.steps;
-    summary.elections += r.elections;
-    summary.commits += r.commits;
-    if (r.linearizable === 'ok') summary.linearizable++;
-    else if (r.linearizable === 'illegal') summary.notLinearizable++;
-    else summary.linearizabilityUnknown++;
-    if (opts.trace && r.trace !== undefined) {
-      err.write(`--- trace of seed ${seed} (${nodes} nodes, ${opts.steps} steps) ---\n${r.trace.join('\n')}\n`);
-    }
-    if (r.violations.length > 0) {
-      violations++;
-      summary.failedSeeds.push(seed);
-      const v = r.violations[0];
-      err.write(`\nVIOLATION seed=${seed} nodes=${nodes}: ${v.kind} at step ${v.step} t=${v.time}${v.node !== undefined ? ` on ${v.node}` : ''}\n`);
-      err.write(`${v.detail}\n`);
-      err.write(`replay: ${replayCommand(r, opts)}\n`);
-      if (!opts.trace && r.trace !== undefined) err.write(`last ${r.trace.length} trace lines:\n${r.trace.join('\n')}\n`);
-    } else if (r.linearizable === 'unknown') {
-      err.write(`seed ${seed}: linearizability check ran out of time (not a violation); replay: ${replayCommand(r, opts)}\n`);
-    }
-    if (!r.settled && r.violations.length === 0) {
-      unsettled++;
-      err.write(`seed ${seed}: cluster did not converge after the final heal (liveness); replay: ${replayCommand(r, opts)}\n`);
-    }
-  }
-  summary.violations = violations;
-  summary.unsettled = unsettled;
+  const summary = runSeeds({
+    seeds: opts.seeds,
+    start: opts.start,
+    nodes: opts.nodes,
+    steps: opts.steps,
+    trace: opts.trace,
+    onResult: (r) => {
+      if (opts.trace && r.trace !== undefined) {
+        err.write(`--- trace of seed ${r.seed} (${r.nodes} nodes, ${opts.steps} steps) ---\n${r.trace.join('\n')}\n`);
+      }
+      if (r.violations.length > 0) {
+        const v = r.violations[0];
+        err.write(`\nVIOLATION seed=${r.seed} nodes=${r.nodes}: ${v.kind} at step ${v.step} t=${v.time}${v.node !== undefined ? ` on ${v.node}` : ''}\n`);
+        err.write(`${v.detail}\n`);
+        err.write(`replay: ${replayCommand(r, opts)}\n`);
+        if (!opts.trace && r.trace !== undefined) err.write(`last ${r.trace.length} trace lines:\n${r.trace.join('\n')}\n`);
+      } else if (r.linearizable === 'unknown') {
+        err.write(`seed ${r.seed}: linearizability check ran out of time (not a violation); replay: ${replayCommand(r, opts)}\n`);
+      }
+      if (!r.settled && r.violations.length === 0) {
+        err.write(`seed ${r.seed}: cluster did not converge after the final heal (liveness); replay: ${replayCommand(r, opts)}\n`);
+      }
+    },
+  });
   const elapsedMs = performance.now() - started;
   err.write(`ran ${summary.seeds} seeds in ${(elapsedMs / 1000).toFixed(1)} s (${(elapsedMs / summary.seeds).toFixed(1)} ms/seed)\n`);
-  process.stdout.write(`${JSON.stringify(summary)}\n`);
-  process.exitCode = violations > 0 || (opts.requireSettled && unsettled > 0) ? 1 : 0;
+  const { failed, results: _results, ...totals } = summary;
+  process.stdout.write(`${JSON.stringify({ ...totals, failedSeeds: failed.map((r) => r.seed) })}\n`);
+  process.exitCode = summary.violations > 0 || (opts.requireSettled && summary.unsettled > 0) ? 1 : 0;
 }
 
 main();

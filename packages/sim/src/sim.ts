@@ -821,7 +821,8 @@ export interface RunSeedsOptions {
   seeds: number;
   /** First seed (default 1). */
   start?: number;
-  nodes: 3 | 5;
+  /** Cluster size; omitted = odd seeds run 3 nodes, even seeds 5. */
+  nodes?: 3 | 5;
   steps: number;
   nodeFactory?: NodeFactory;
   stopOnFirstViolation?: boolean;
@@ -863,7 +864,8 @@ export function runSeeds(opts: RunSeedsOptions): RunSeedsSummary {
     results: [],
   };
   for (let seed = start; seed < start + opts.seeds; seed++) {
-    const r = runSeed({ seed, nodes: opts.nodes, steps: opts.steps, trace: opts.trace, nodeFactory: opts.nodeFactory });
+    const nodes = opts.nodes ?? (seed % 2 === 1 ? 3 : 5);
+    const r = runSeed({ seed, nodes, steps: opts.steps, trace: opts.trace, nodeFactory: opts.nodeFactory });
     summary.seeds++;
     summary.steps += r.steps;
     summary.elections += r.elections;
