@@ -117,6 +117,11 @@ export class ClusterService {
           errors,
         };
       }),
+      HashKV: this.unary(async () => {
+        // Read synchronously, so the hash, revision and applied index describe one state.
+        const kv = this.host.sm.kv;
+        return { hash: kv.hash(), revision: kv.revision, applied_index: this.host.appliedIndex, compact_revision: kv.compactRevision };
+      }),
       MemberList: this.unary(async (req) => {
         if (req.linearizable) await this.host.linearizableRead(this.opts.requestTimeoutMs);
         return { cluster_id: this.opts.clusterId, leader: this.host.leaderName, members: this.members() };

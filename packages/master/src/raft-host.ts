@@ -390,6 +390,11 @@ export class RaftHost extends EventEmitter {
     return this.leader;
   }
 
+  /** The last log index applied to `sm` (ahead of status().applied between apply and advance). */
+  get appliedIndex(): number {
+    return this.lastApplied;
+  }
+
   get currentSnapshotIndex(): number {
     return this.snapshotIndex;
   }

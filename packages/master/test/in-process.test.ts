@@ -115,6 +115,38 @@ describe('masters in one process', () => {
     expect(res.kvs[0].value.toString()).toBe('ok');
   });
 
+  it('HashKV: members at the same applied index report the same hash, which changes with every write', async () => {
+    const { peers, byName } = await startCluster(3);
+    await waitFor('a leader', () => [...byName.values()].find((m) => m.host.isLeader));
+    const kv = client(Object.values(peers)[0], 'kv');
+    clients.push(kv);
+    for (let i = 0; i < 10; i++) await kv.call('Put', { key: Buffer.from(`h${i % 3}`), value: Buffer.from(`v${i}`) });
+    await kv.call('DeleteRange', { key: Buffer.from('h0') });
+    const hashAll = (): Promise<any[]> =>
+      Promise.all(
+        Object.values(peers).map((address) => {
+          const c = client(address, 'cluster');
+          clients.push(c);
+          return c.call('HashKV', {});
+        }),
+      );
+    const settled = await waitFor('every member at the same applied index', async () => {
+      const all = await hashAll();
+      return all.every((h) => h.applied_index === all[0].applied_index) ? all : undefined;
+    });
+    for (const h of settled) {
+      expect(h).toMatchObject({ hash: settled[0].hash, revision: 12, compact_revision: 0 });
+      expect(h.hash).toMatch(/^[0-9a-f]{64}$/);
+    }
+    await kv.call('Put', { key: Buffer.from('h1'), value: Buffer.from('again') });
+    const after = await waitFor('the write applied everywhere', async () => {
+      const all = await hashAll();
+      return all.every((h) => h.revision === 13) ? all : undefined;
+    });
+    expect(new Set(after.map((h) => h.hash)).size).toBe(1);
+    expect(after[0].hash).not.toBe(settled[0].hash);
+  });
+
   it('elects a new leader when the leader stops and keeps every acknowledged write', async () => {
     const { peers, byName } = await startCluster(3);
     const leader = await waitFor('a leader', () => [...byName.values()].find((m) => m.host.isLeader));
