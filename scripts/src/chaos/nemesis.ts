@@ -119,9 +119,14 @@ export class Nemesis {
       this.note(`${name} exited on its own (${exit}); starting it again`);
       this.bump(name);
       this.stoppedByUs.add(name);
+      // It counts against the minority budget until it is back (fault id 0: no fault).
+      if (!this.impaired.has(name)) this.impaired.set(name, 0);
       void this.startAgain(name)
         .catch((err) => this.note(`starting ${name} again failed: ${errorText(err)}`))
-        .finally(() => this.stoppedByUs.delete(name));
+        .finally(() => {
+          this.stoppedByUs.delete(name);
+          if (this.impaired.get(name) === 0) this.impaired.delete(name);
+        });
     }
   }
 

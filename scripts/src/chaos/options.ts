@@ -160,7 +160,7 @@ export function parseChaosArgs(argv: string[], randomSeed: () => number): ChaosO
 
 /** The flags that reproduce a run (same fault plan, same client choices), for reports. */
 export function replayCommand(o: ChaosOptions): string {
-  const secs = (ms: number): string => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
+  const secs = (ms: number): string => (ms % 60_000 === 0 ? `${ms / 60_000}m` : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
   return [
     'scripts/chaos',
     `--masters ${o.masters}`,
