@@ -1,6 +1,8 @@
 // The `bramble` command: global options, the command groups, and turning failures into
 // one `error: ...` line and an exit code (1 = the operation failed, 2 = bad usage).
 import { registerMasterCommand } from './commands/master.js';
+import { registerAgentCommand } from './commands/agent.js';
+import { registerResourceCommands } from './commands/resources.js';
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { BrambleError } from '@bramble/client';
@@ -21,11 +23,13 @@ import { OUTPUT_FORMATS } from './output.js';
 export type CommandGroup = (program: Command, ctx: CliContext) => void;
 
 export const COMMAND_GROUPS: CommandGroup[] = [
+  registerResourceCommands,
   registerKvCommands,
   registerLeaseCommands,
   registerClusterCommands,
   registerConfigCommands,
   registerMasterCommand,
+  registerAgentCommand,
 ];
 
 function version(): string {

@@ -13,3 +13,6 @@ export { checkEndpoint } from './endpoints.js';
 export { prefixRangeEnd, toBuffer } from './wire.js';
 export { DEFAULT_WATCH_RECONNECT_TIMEOUT_MS, type WatchListener } from './watch.js';
 export * from './types.js';
+export * from './resources-types.js';
+export * from './resources.js';
+export * from './kubelet.js';

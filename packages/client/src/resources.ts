@@ -1,0 +1,2 @@
+// ResourcesClient, NodesClient, TokensClient over proto/api.proto and proto/agent.proto (to be written).
+export {};
