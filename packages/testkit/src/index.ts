@@ -4,3 +4,5 @@ export { RawWatch, type RawWatchOptions, type RecordedEvent } from './raw-watch.
 export { freePort, waitFor } from './ports.js';
 /** gRPC status codes, for tests that live outside a package depending on @grpc/grpc-js. */
 export { status as grpcStatus } from '@grpc/grpc-js';
+export { OrchestratorCluster, newJoinToken, type AgentProcess, type AgentOptions, type OrchestratorClusterOptions } from './orchestrator-cluster.js';
+export { podProcesses, killPodProcesses, POD_MARKER_ENV, type PodProcessInfo } from './pod-processes.js';

@@ -40,6 +40,8 @@ export interface ProcessClusterOptions {
    * proxy per directed link here; it is passed to the master as --peer-dial.
    */
   peerAddressFor?: (from: string, to: string, realAddress: string) => string;
+  /** More `bramble master` flags for every member (e.g. --join-token, --node-grace). */
+  extraArgs?: string[];
 }
 
 const live = new Set<ChildProcess>();
@@ -130,6 +132,7 @@ export class ProcessCluster {
       ...(o.electionTicks ? ['--election-ticks', String(o.electionTicks)] : []),
       ...(o.snapshotEntries ? ['--snapshot-entries', String(o.snapshotEntries)] : []),
       ...(o.snapshotCatchUpEntries ? ['--snapshot-catch-up-entries', String(o.snapshotCatchUpEntries)] : []),
+      ...(o.extraArgs ?? []),
     ];
   }
 
