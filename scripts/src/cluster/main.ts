@@ -8,6 +8,9 @@ import { Command, Option } from 'commander';
 import * as grpc from '@grpc/grpc-js';
 import { serviceClient } from '@bramble/transport';
 import { defaultConfigPath, writeContext } from '@bramble/cli';
+import { BrambleClient } from '@bramble/client';
+import { killPodProcesses, newJoinToken } from '@bramble/testkit';
+import { KUBELET_PORT, agentArgs, api, applyAll, nextAgentSpec, readManifestDir, removeNode, waitForNodesReady, type AgentSpec } from './agents.js';
 import { assertPortFree, spawnDetached, stopProcess, waitUntil } from './processes.js';
 import { isOurProcess, readState, statePath, writeState, type ClusterState, type ProcessRecord } from './state.js';
 
@@ -76,12 +79,49 @@ async function build(): Promise<void> {
   if (r.status !== 0) throw new Error('build failed (npx tsc -b)');
 }
 
-async function up(opts: { masters: string; workers: string; data?: string; basePort: string; host: string; build: boolean; wait: boolean }): Promise<void> {
+interface UpOptions {
+  masters: string;
+  workers: string;
+  data?: string;
+  basePort: string;
+  host: string;
+  build: boolean;
+  wait: boolean;
+  demo: boolean;
+}
+
+function mastersOf(state: ClusterState): ProcessRecord[] {
+  return state.processes.filter((p) => p.kind === 'master');
+}
+
+function clientFor(state: ClusterState): BrambleClient {
+  return new BrambleClient({ endpoints: mastersOf(state).map((m) => m.address), requestTimeoutMs: 10_000 });
+}
+
+function startAgent(state: ClusterState, spec: AgentSpec): ProcessRecord {
+  const dataDir = join(state.clusterDir, 'data', spec.name);
+  const log = join(state.clusterDir, 'logs', `${spec.name}.log`);
+  const args = agentArgs(cliBin, state, spec, dataDir);
+  const pid = spawnDetached(repo, args, log);
+  const rec: ProcessRecord = { name: spec.name, kind: 'agent', pid, args, log, dataDir, address: spec.address, http: '', startedAt: new Date().toISOString() };
+  state.processes.push(rec);
+  writeState(state);
+  return rec;
+}
+
+function assertAlive(recs: ProcessRecord[]): () => void {
+  return () => {
+    for (const rec of recs) {
+      if (!isOurProcess(rec)) throw new Error(`${rec.name} exited during start-up; see ${rec.log}:\n${tail(rec.log, 15)}`);
+    }
+  };
+}
+
+async function up(opts: UpOptions): Promise<void> {
   const count = Number(opts.masters);
   if (count !== 3 && count !== 5 && count !== 1) throw new Error(`--masters: 1, 3 or 5 (got ${opts.masters})`);
   const workers = Number(opts.workers);
   if (!Number.isInteger(workers) || workers < 0) throw new Error(`--workers: a number >= 0 (got ${opts.workers})`);
-  if (workers > 0) throw new Error('--workers: worker agents are not available yet (they arrive with the orchestrator); use --workers 0');
   const dir = clusterDirFrom(opts);
   const existing = readState(dir);
   if (existing?.processes.some(isOurProcess)) {
@@ -100,25 +140,23 @@ async function up(opts: { masters: string; workers: string; data?: string; baseP
     await assertPortFree(m.http, `${m.name} HTTP`);
   }
   const peers = members.map((m) => `${m.name}=${m.listen}`).join(',');
-  const state: ClusterState = { version: 1, clusterDir: dir, repo, processes: [] };
+  const state: ClusterState = { version: 1, clusterDir: dir, repo, joinToken: existing?.joinToken ?? newJoinToken(), processes: [] };
   for (const m of members) {
     const dataDir = join(dir, 'data', m.name);
     const log = join(dir, 'logs', `${m.name}.log`);
-    const args = masterArgs(m.name, m.listen, m.http, peers, dataDir);
+    const args = [...masterArgs(m.name, m.listen, m.http, peers, dataDir), '--join-token', state.joinToken!];
     const pid = spawnDetached(repo, args, log);
     state.processes.push({ name: m.name, kind: 'master', pid, args, log, dataDir, address: m.listen, http: m.http, startedAt: new Date().toISOString() });
     writeState(state);
   }
   const configPath = defaultConfigPath();
   writeContext(configPath, { name: 'local', servers: members.map((m) => m.listen) });
-  if (opts.wait) {
+  if (opts.wait || workers > 0) {
     let leader: string | undefined;
     await waitUntil(
       'a leader to be elected',
       async () => {
-        for (const rec of state.processes) {
-          if (!isOurProcess(rec)) throw new Error(`${rec.name} exited during start-up; see ${rec.log}:\n${tail(rec.log, 15)}`);
-        }
+        assertAlive(state.processes)();
         leader = await currentLeader(state);
         return leader !== undefined;
       },
@@ -127,9 +165,51 @@ async function up(opts: { masters: string; workers: string; data?: string; baseP
     );
     console.log(`cluster up: ${count} masters, leader ${leader}`);
   }
+  const agents: ProcessRecord[] = [];
+  for (let i = 0; i < workers; i++) {
+    const spec = nextAgentSpec(state);
+    await assertPortFree(`${spec.address}:${KUBELET_PORT}`, `${spec.name} kubelet`);
+    agents.push(startAgent(state, spec));
+  }
+  if (workers > 0) {
+    const client = clientFor(state);
+    try {
+      await waitForNodesReady(client, agents.map((a) => a.name), assertAlive(state.processes));
+      console.log(`${workers} nodes Ready: ${agents.map((a) => `${a.name} (${a.address})`).join(', ')}`);
+      if (opts.demo) await applyDemo(client);
+    } finally {
+      client.close();
+    }
+  }
   for (const rec of state.processes) console.log(`  ${rec.name}  pid ${rec.pid}  grpc ${rec.address}  http ${rec.http}  log ${rec.log}`);
-  console.log(`context "local" written to ${configPath}; try: pnpm bramble cluster status`);
+  console.log(`context "local" written to ${configPath}; try: pnpm bramble get pods -o wide`);
 }
+
+const DEMO_DIR = join(repo, 'deploy/examples/hello');
+
+/** Apply deploy/examples/hello and wait (up to 60 s) for its pods to run. */
+async function applyDemo(client: BrambleClient): Promise<void> {
+  for (const line of await applyAll(client, readManifestDir(DEMO_DIR))) console.log(line);
+  let running: Array<{ name: string; node: string; url: string }> = [];
+  await waitUntil(
+    'the hello pods to be Running',
+    async () => {
+      const pods = (await api(client).list('Pod', { namespace: 'default', labelSelector: 'app=hello' })).items;
+      running = pods
+        .filter((p) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp)
+        .map((p) => {
+          const port = p.status?.containerStatuses?.[0]?.ports?.[0]?.hostPort;
+          return { name: p.metadata.name!, node: p.spec.nodeName ?? '', url: `http://${p.status?.podIP}:${port}/` };
+        });
+      return running.length >= 3;
+    },
+    60_000,
+    200,
+  );
+  console.log('demo workload running:');
+  for (const p of running) console.log(`  ${p.name.padEnd(28)} ${p.node.padEnd(8)} ${p.url}`);
+}
+
 
 function tail(file: string, lines: number): string {
   if (!existsSync(file)) return '(no log)';
@@ -147,7 +227,9 @@ async function down(opts: { data?: string; purge: boolean }): Promise<void> {
   const order = [...state.processes.filter((p) => p.kind === 'agent'), ...state.processes.filter((p) => p.kind === 'master')];
   for (const rec of order) {
     const result = await stopProcess(rec, 'SIGTERM', 5000);
-    console.log(`${rec.name}: ${result}`);
+    // An agent that stops leaves its pods running (like a kubelet); the supervisor started them, so it stops them.
+    const pods = rec.kind === 'agent' ? killPodProcesses(rec.dataDir) : 0;
+    console.log(`${rec.name}: ${result}${pods ? `, ${pods} pod process(es) killed` : ''}`);
   }
   rmSync(statePath(dir), { force: true });
   if (opts.purge) {
@@ -182,6 +264,31 @@ async function printStatus(opts: { data?: string; output: string }): Promise<voi
   const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i])).join('   ').trimEnd();
   console.log(line(headers));
   for (const r of rows) console.log(line(headers.map((h) => String(r[h] ?? ''))));
+  if (state.processes.some((p) => p.kind === 'agent')) await printNodes(state);
+}
+
+/** The nodes as the masters see them: readiness, schedulability and pod count. */
+async function printNodes(state: ClusterState): Promise<void> {
+  const client = clientFor(state);
+  try {
+    const [nodes, pods] = await Promise.all([api(client).list('Node'), api(client).list('Pod')]);
+    const rows = nodes.items.map((n) => {
+      const ready = n.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' ? 'Ready' : 'NotReady';
+      const address = n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? '';
+      const count = pods.items.filter((p) => p.spec.nodeName === n.metadata.name && !p.metadata.deletionTimestamp).length;
+      return [n.metadata.name ?? '', ready + (n.spec?.unschedulable ? ',SchedulingDisabled' : ''), address, String(count)];
+    });
+    const headers = ['NODE', 'STATUS', 'ADDRESS', 'PODS'];
+    const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+    const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i])).join('   ').trimEnd();
+    console.log();
+    console.log(line(headers));
+    for (const r of rows) console.log(line(r));
+  } catch (err) {
+    console.log(`\nnodes: ${(err as Error).message}`);
+  } finally {
+    client.close();
+  }
 }
 
 async function startOne(opts: { data?: string }, name: string): Promise<void> {
@@ -200,9 +307,10 @@ async function main(argv: string[]): Promise<void> {
   const dataOption = () => new Option('--data <dir>', 'cluster directory (default: <repo>/.bramble or $BRAMBLE_CLUSTER_DIR)');
   program
     .command('up')
-    .description('build if needed, start the masters, wait for a leader, write the "local" CLI context')
+    .description('build if needed, start the masters and agents, apply the demo workload, write the "local" CLI context')
     .option('--masters <n>', '1, 3 or 5', '3')
-    .option('--workers <n>', 'worker agents (arrive with the orchestrator)', '0')
+    .option('--workers <n>', 'worker agents (node1.. on 127.0.0.11..)', '3')
+    .option('--no-demo', 'do not apply deploy/examples/hello')
     .addOption(dataOption())
     .option('--base-port <port>', 'first gRPC port; HTTP ports are +1000', '7001')
     .option('--host <ip>', 'loopback address the masters bind', '127.0.0.1')
@@ -258,6 +366,47 @@ async function main(argv: string[]): Promise<void> {
       const rec = findProcess(requireState(clusterDirFrom(opts)), name);
       await stopProcess(rec, 'SIGTERM', 5000);
       await startOne(opts, name);
+    });
+  program
+    .command('add-node')
+    .description('start one more agent (node<N> on 127.0.0.<10+N>) on the running cluster')
+    .addOption(dataOption())
+    .option('--name <name>', 'node name (default: the next free node<N>)')
+    .option('--address <ip>', 'node address (default: 127.0.0.<10+N>)')
+    .option('--cpu <cores>', 'CPU capacity (default 4, a Raspberry Pi 4)')
+    .option('--memory <bytes>', 'memory capacity (default 4Gi)')
+    .option('--labels <k=v,...>', 'node labels')
+    .action(async (opts: { data?: string; name?: string; address?: string; cpu?: string; memory?: string; labels?: string }) => {
+      const state = requireState(clusterDirFrom(opts));
+      const next = nextAgentSpec(state);
+      const spec: AgentSpec = { ...next, name: opts.name ?? next.name, address: opts.address ?? next.address, cpu: opts.cpu, memory: opts.memory, labels: opts.labels };
+      if (state.processes.some((p) => p.name === spec.name)) throw new Error(`${spec.name} exists already`);
+      await assertPortFree(`${spec.address}:${KUBELET_PORT}`, `${spec.name} kubelet`);
+      const rec = startAgent(state, spec);
+      const client = clientFor(state);
+      try {
+        await waitForNodesReady(client, [spec.name], assertAlive([rec]));
+      } finally {
+        client.close();
+      }
+      console.log(`node/${spec.name} joined (${spec.address}, pid ${rec.pid}, log ${rec.log})`);
+    });
+  program
+    .command('remove-node <name>')
+    .description('drain a node (its pods move elsewhere), stop its agent and delete the Node')
+    .addOption(dataOption())
+    .action(async (name: string, opts: { data?: string }) => {
+      const state = requireState(clusterDirFrom(opts));
+      const rec = findProcess(state, name);
+      if (rec.kind !== 'agent') throw new Error(`${name} is a ${rec.kind}, not a node`);
+      const client = clientFor(state);
+      try {
+        await removeNode(client, rec, () => stopProcess(rec, 'SIGTERM', 5000), (line) => console.log(line));
+      } finally {
+        client.close();
+      }
+      state.processes = state.processes.filter((p) => p !== rec);
+      writeState(state);
     });
   program
     .command('leader')

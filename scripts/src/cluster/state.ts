@@ -20,6 +20,8 @@ export interface ClusterState {
   version: 1;
   clusterDir: string;
   repo: string;
+  /** The join token the masters were started with and agents join with. */
+  joinToken?: string;
   processes: ProcessRecord[];
 }
 
