@@ -30,6 +30,7 @@ import {
   TAINT_NODE_UNSCHEDULABLE,
 } from './taints.js';
 import { claim } from './util/claim.js';
+import { DEFAULT_MAX_IN_FLIGHT, forEachBounded, slowStartBatch } from './util/concurrency.js';
 import { EventRecorder } from './util/events.js';
 import { byCreation, isBeingDeleted, isPodAvailable, isPodReady, isPodTerminated, podKey } from './util/pods.js';
 import { ControllerReport } from './util/report.js';
@@ -241,17 +242,20 @@ export class DaemonSetController {
     const plan = planDaemonSet(ds, nodes, pods, nowMs);
     let after = pods;
     if (!isBeingDeleted(ds)) {
-      for (const { pod, reason } of plan.delete) {
+      await forEachBounded(plan.delete, DEFAULT_MAX_IN_FLIGHT, async ({ pod, reason }) => {
         await this.client.delete('Pod', pod.metadata.namespace, pod.metadata.name ?? '', { preconditions: { uid: pod.metadata.uid } });
         after = after.filter((p) => p.metadata.uid !== pod.metadata.uid);
         report.action(`delete pod ${podKey(pod)}: ${reason}`);
         await recorder.normal(ds, Reasons.SuccessfulDelete, `Deleted pod: ${pod.metadata.name}`);
-      }
-      for (const nodeName of plan.createOn) {
+      });
+      // One pod per node, created in slow-start batches; the first failing batch stops the rest.
+      const creates = await slowStartBatch(plan.createOn.length, async (i) => {
+        const nodeName = plan.createOn[i];
         const created = await this.createPod(ds, nodeName, recorder);
         after = [...after, created];
         report.action(`create pod ${podKey(created)} on ${nodeName}`);
-      }
+      });
+      if (creates.errors.length > 0) throw creates.errors[0];
     }
     // Status as of after this pass's writes, so a second pass right after finds nothing to change.
     const status = planDaemonSet(ds, nodes, after, nowMs).status;

@@ -31,6 +31,7 @@ import {
   restartCount,
 } from './util/pods.js';
 import { claim } from './util/claim.js';
+import { DEFAULT_MAX_IN_FLIGHT, forEachBounded, slowStartBatch } from './util/concurrency.js';
 import { ControllerReport } from './util/report.js';
 import { parseTime } from './util/time.js';
 
@@ -165,16 +166,20 @@ export interface ReplicaSetControllerOptions {
   random: () => number;
   component?: string;
   burstReplicas?: number;
+  /** Pod creates or deletes in flight at once for one ReplicaSet (default 64). */
+  maxInFlight?: number;
 }
 
 export class ReplicaSetController {
   private readonly component: string;
+  private readonly maxInFlight: number;
 
   constructor(
     private readonly client: ControllerClient,
     private readonly options: ReplicaSetControllerOptions,
   ) {
     this.component = options.component ?? REPLICASET_COMPONENT;
+    this.maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
   }
 
   async runOnce(nowMs: number): Promise<ControllerReport> {
@@ -221,17 +226,23 @@ export class ReplicaSetController {
         throw error;
       }
     }
-    for (let i = 0; i < plan.create; i++) {
-      const created = await this.createPod(rs, recorder);
-      active.set(created.metadata.uid, created);
-      report.action(`create pod ${podKey(created)}`);
-    }
-    for (const pod of plan.delete) {
+    // Creates go in slow-start batches (1, 2, 4, ... up to maxInFlight at once); the first failing batch stops them.
+    const creates = await slowStartBatch(
+      plan.create,
+      async () => {
+        const created = await this.createPod(rs, recorder);
+        active.set(created.metadata.uid, created);
+        report.action(`create pod ${podKey(created)}`);
+      },
+      { maxBatch: this.maxInFlight },
+    );
+    if (creates.errors.length > 0) throw creates.errors[0];
+    await forEachBounded(plan.delete, this.maxInFlight, async (pod) => {
       await this.client.delete('Pod', ns, pod.metadata.name ?? '', { preconditions: { uid: pod.metadata.uid } });
       active.delete(pod.metadata.uid);
       report.action(`delete pod ${podKey(pod)}`);
       await recorder.normal(rs, Reasons.SuccessfulDelete, `Deleted pod: ${pod.metadata.name}`);
-    }
+    });
 
     const status = replicaSetStatus(rs, [...active.values()], nowMs);
     if (!deepEqual(rs.status, status)) await this.client.updateStatus({ ...rs, status });

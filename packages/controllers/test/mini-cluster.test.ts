@@ -104,16 +104,25 @@ describe('mini cluster', () => {
     const d = (await c.client.get('Deployment', 'default', 'web'))!;
     await c.client.update({ ...d, spec: { ...d.spec, replicas: 12 } });
 
-    // The leader is "killed" after its 4th pod create of the scale-up.
+    // The leader is "killed" after its 4th pod create of the scale-up. Creates go out in
+    // concurrent slow-start batches: those already in flight finish, no new one starts.
+    let started = 0;
     let creates = 0;
+    let startedAtLoss = -1;
     const create = c.client.create.bind(c.client);
     c.client.create = (async (obj) => {
+      if (obj.kind === 'Pod') started++;
       const out = await create(obj);
-      if (obj.kind === 'Pod' && ++creates === 4) c.manager.onLeadershipChange(false, c.clock.nowMs);
+      if (obj.kind === 'Pod' && ++creates === 4) {
+        c.manager.onLeadershipChange(false, c.clock.nowMs);
+        startedAtLoss = started;
+      }
       return out;
     }) as typeof c.client.create;
     await c.step();
-    expect(await c.pods()).toHaveLength(7);
+    expect(started).toBe(startedAtLoss);
+    expect(startedAtLoss).toBeLessThan(9);
+    expect(await c.pods()).toHaveLength(3 + startedAtLoss);
 
     const next = new ControllerManager(c.client, { heartbeats: (n) => c.heartbeats.get(n), random: seededRandom(99) });
     next.onLeadershipChange(true, c.clock.nowMs);

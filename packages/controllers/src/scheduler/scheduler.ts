@@ -1,12 +1,13 @@
 /**
  * The scheduler loop: binds every pending, unbound pod (oldest first) to the
  * node `schedule` picks, by compare-and-set on the pod's resourceVersion, and
- * records Scheduled / FailedScheduling events. Pods it binds count against
- * their node for the rest of the pass.
+ * records Scheduled / FailedScheduling events. Pods it places count against
+ * their node for the rest of the pass; the bindings are written concurrently.
  */
 import type { Node, Pod } from '@bramble/api';
 import { deepEqual } from '@bramble/api';
-import type { ControllerClient } from '../client.js';
+import { NotLeaderError, type ControllerClient } from '../client.js';
+import { DEFAULT_MAX_IN_FLIGHT, forEachBounded } from '../util/concurrency.js';
 import { Reasons } from '../reasons.js';
 import { getCondition, setCondition } from '../util/conditions.js';
 import { EventRecorder } from '../util/events.js';
@@ -23,6 +24,8 @@ export interface SchedulerOptions extends ScheduleOptions {
   failedSchedulingRepeatMs?: number;
   /** Bound on pods considered per pass (oldest first). */
   maxPodsPerPass?: number;
+  /** Bindings in flight at once (default 64). */
+  maxInFlight?: number;
 }
 
 /** Pending: not bound, not being deleted, not finished. */
@@ -34,6 +37,7 @@ export class Scheduler {
   private readonly component: string;
   private readonly repeatMs: number;
   private readonly maxPods: number;
+  private readonly maxInFlight: number;
   /** Last FailedScheduling per pod uid (bounded by the pending pods: entries of other pods are dropped each pass). */
   private readonly lastFailure = new Map<string, { message: string; atMs: number }>();
 
@@ -44,6 +48,7 @@ export class Scheduler {
     this.component = options.component ?? SCHEDULER_COMPONENT;
     this.repeatMs = options.failedSchedulingRepeatMs ?? 60_000;
     this.maxPods = options.maxPodsPerPass ?? 1000;
+    this.maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
   }
 
   async runOnce(nowMs: number): Promise<ControllerReport> {
@@ -56,25 +61,49 @@ export class Scheduler {
     const pendingUids = new Set(pending.map((p) => p.metadata.uid));
     for (const uid of this.lastFailure.keys()) if (!pendingUids.has(uid)) this.lastFailure.delete(uid);
 
+    // Decide every pod first, in creation order, assuming each chosen placement (as Kubernetes'
+    // scheduler cache does), so later decisions of this pass count earlier ones. Then write the
+    // bindings concurrently; a binding that fails is forgotten again, leaving the pod to the next pass.
+    const binds: Array<{ pod: Pod; node: string }> = [];
+    const unschedulable: Array<{ pod: Pod; message: string }> = [];
     for (const pod of pending) {
-      await report.guard(podKey(pod), async () => {
-        const result = schedule(pod, nodes, onNodes, this.options);
+      const result = schedule(pod, nodes, onNodes, this.options);
+      if (result.node === undefined) {
+        unschedulable.push({ pod, message: result.message ?? '' });
+        continue;
+      }
+      let list = onNodes.get(result.node);
+      if (!list) onNodes.set(result.node, (list = []));
+      list.push(pod);
+      binds.push({ pod, node: result.node });
+    }
+
+    await forEachBounded(binds, this.maxInFlight, ({ pod, node }) =>
+      report.guard(podKey(pod), async () => {
         const ns = pod.metadata.namespace ?? 'default';
         const name = pod.metadata.name ?? '';
-        if (result.node !== undefined) {
-          const bound = await this.client.bindPod(ns, name, result.node, pod.metadata.resourceVersion ?? '');
-          const list = onNodes.get(result.node) ?? [];
-          list.push(bound);
-          onNodes.set(result.node, list);
+        try {
+          const bound = await this.client.bindPod(ns, name, node, pod.metadata.resourceVersion ?? '');
           this.lastFailure.delete(pod.metadata.uid ?? '');
-          report.action(`bind ${ns}/${name} ${result.node}`);
-          await recorder.normal(bound, Reasons.Scheduled, `Successfully assigned ${ns}/${name} to ${result.node}`);
-        } else {
-          await this.reportUnschedulable(pod, result.message ?? '', recorder, nowMs, report);
+          report.action(`bind ${ns}/${name} ${node}`);
+          await recorder.normal(bound, Reasons.Scheduled, `Successfully assigned ${ns}/${name} to ${node}`);
+        } catch (error) {
+          if (!(error instanceof NotLeaderError)) this.forget(onNodes, node, pod);
+          throw error;
         }
-      });
-    }
+      }),
+    );
+    await forEachBounded(unschedulable, this.maxInFlight, ({ pod, message }) =>
+      report.guard(podKey(pod), () => this.reportUnschedulable(pod, message, recorder, nowMs, report)),
+    );
     return report;
+  }
+
+  /** Undo an assumed placement whose binding failed. */
+  private forget(onNodes: Map<string, Pod[]>, node: string, pod: Pod): void {
+    const list = onNodes.get(node);
+    const i = list?.indexOf(pod) ?? -1;
+    if (list && i >= 0) list.splice(i, 1);
   }
 
   private async reportUnschedulable(pod: Pod, message: string, recorder: EventRecorder, nowMs: number, report: ControllerReport): Promise<void> {
