@@ -57,6 +57,11 @@ export interface NodeSystemInfo {
   architecture?: string;
 }
 
+/** Where the node's agent serves (the CLI's `logs` and `top` dial the Kubelet port on the node's address). */
+export interface NodeDaemonEndpoints {
+  kubeletEndpoint?: { Port: number };
+}
+
 export interface NodeStatus {
   /** Defaults to a Raspberry Pi 4: cpu "4", memory "4Gi", pods "110". */
   capacity?: NodeResourceList;
@@ -65,6 +70,7 @@ export interface NodeStatus {
   conditions?: NodeCondition[];
   addresses?: NodeAddress[];
   nodeInfo?: NodeSystemInfo;
+  daemonEndpoints?: NodeDaemonEndpoints;
 }
 
 export interface Node {
