@@ -1,0 +1,118 @@
+// scripts/bench schedule: how fast the orchestrator turns one apply into running processes.
+// Starts 3 masters and --nodes agent processes (node1.. on 127.0.0.11..), applies one
+// Deployment of --pods replicas (each pod a small process: `sleep`), and measures, from a
+// watch on the pods:
+//   - time from apply to all pods Running,
+//   - pod startup latency (first seen created -> first seen Running) p50 / p99 / max,
+// then, after --idle-seconds, the agents' RSS (the goal is <= 60 MB idle).
+// Anchors: Kubernetes' pod-startup SLO p99 <= 5 s; its density test creates 20 pods/s.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { Deployment, Pod } from '@bramble/api';
+import { OrchestratorCluster, waitFor } from '@bramble/testkit';
+import { percentile, printTable } from './stats.js';
+
+const { values } = parseArgs({
+  options: {
+    pods: { type: 'string', default: '1000' },
+    nodes: { type: 'string', default: '50' },
+    masters: { type: 'string', default: '3' },
+    'idle-seconds': { type: 'string', default: '15' },
+    'timeout-seconds': { type: 'string', default: '120' },
+    command: { type: 'string', default: 'sleep 3600' },
+  },
+});
+
+function rssMb(pid: number): number {
+  try {
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    return Math.round((kb / 1024) * 10) / 10;
+  } catch {
+    return 0;
+  }
+}
+
+function deployment(replicas: number, command: string[]): Deployment {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'bench', namespace: 'default' },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: 'bench' } },
+      template: {
+        metadata: { labels: { app: 'bench' } },
+        spec: {
+          terminationGracePeriodSeconds: 1,
+          containers: [{ name: 'sleeper', command, resources: { requests: { cpu: '50m', memory: '8Mi' } } }],
+        },
+      },
+    },
+  } as Deployment;
+}
+
+async function main(): Promise<void> {
+  const pods = Number(values.pods);
+  const nodes = Number(values.nodes);
+  if (!(pods > 0) || !(nodes > 0) || nodes > 200) throw new Error('--pods > 0 and 0 < --nodes <= 200');
+  const startedCluster = Date.now();
+  const cluster = await OrchestratorCluster.start({ masters: Number(values.masters), agents: nodes, logLevel: 'warn' });
+  process.stderr.write(`cluster of ${values.masters} masters and ${nodes} agents up in ${Date.now() - startedCluster} ms\n`);
+  try {
+    const api = cluster.resources();
+    const seenCreated = new Map<string, number>();
+    const seenRunning = new Map<string, number>();
+    const list = await api.list('Pod', { namespace: 'default', labelSelector: 'app=bench' });
+    const watch = api.watch('Pod', { namespace: 'default', labelSelector: 'app=bench', resourceVersion: list.resourceVersion }, (event) => {
+      const pod = event.object as Pod;
+      const uid = pod.metadata.uid;
+      if (!uid || event.type === 'BOOKMARK') return;
+      const now = performance.now();
+      if (!seenCreated.has(uid)) seenCreated.set(uid, now);
+      if (pod.status?.phase === 'Running' && !seenRunning.has(uid)) seenRunning.set(uid, now);
+    });
+    const t0 = performance.now();
+    await api.apply(deployment(pods, values.command!.split(' ').filter(Boolean)));
+    await waitFor(`${pods} pods Running`, () => seenRunning.size >= pods, Number(values['timeout-seconds']) * 1000, 20).catch((err: Error) => {
+      throw new Error(`${err.message} (created ${seenCreated.size}, running ${seenRunning.size})`);
+    });
+    const allRunningMs = Math.max(...seenRunning.values()) - t0;
+    const firstRunningMs = Math.min(...seenRunning.values()) - t0;
+    const startup = [...seenRunning].map(([uid, t]) => t - seenCreated.get(uid)!).sort((a, b) => a - b);
+    watch.close();
+
+    const perNode = new Map<string, number>();
+    for (const p of (await api.list('Pod', { namespace: 'default', labelSelector: 'app=bench' })).items) {
+      perNode.set(p.spec.nodeName ?? '-', (perNode.get(p.spec.nodeName ?? '-') ?? 0) + 1);
+    }
+    await new Promise((r) => setTimeout(r, Number(values['idle-seconds']) * 1000));
+    const agentRss = [...cluster.agents.values()].map((a) => rssMb(a.proc!.pid!)).sort((a, b) => a - b);
+    const masterRss = [...cluster.masters.members.values()].map((m) => rssMb(m.proc!.pid!)).sort((a, b) => a - b);
+    const result = {
+      bench: 'schedule',
+      pods,
+      nodes,
+      masters: Number(values.masters),
+      all_running_ms: Math.round(allRunningMs),
+      first_running_ms: Math.round(firstRunningMs),
+      pods_per_second: Math.round((pods / allRunningMs) * 1000),
+      startup_p50_ms: Math.round(percentile(startup, 0.5)),
+      startup_p99_ms: Math.round(percentile(startup, 0.99)),
+      startup_max_ms: Math.round(startup[startup.length - 1]),
+      pods_per_node_min: Math.min(...perNode.values()),
+      pods_per_node_max: Math.max(...perNode.values()),
+      agent_rss_idle_median_mb: percentile(agentRss, 0.5),
+      agent_rss_idle_max_mb: agentRss[agentRss.length - 1],
+      master_rss_max_mb: masterRss[masterRss.length - 1],
+    };
+    console.log(JSON.stringify(result));
+    printTable([result]);
+  } finally {
+    await cluster.destroy();
+  }
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`bench schedule: ${err.stack ?? err.message}\n`);
+  process.exit(1);
+});
