@@ -16,6 +16,8 @@ export class Progress {
   recentActive = false;
   /** In probe state: one AppendEntries is out, wait for an answer or a heartbeat response. */
   probeSent = false;
+  /** The leader's tick count when the outstanding probe was sent. */
+  probeSentAtTick = 0;
   readonly inflights: Inflights;
 
   constructor(

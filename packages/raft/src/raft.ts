@@ -89,6 +89,8 @@ export class RaftNode {
   protected readonly heartbeatTicks: number;
   protected electionElapsed = 0;
   protected heartbeatElapsed = 0;
+  /** Ticks since this node started (paces probes; never persisted). */
+  protected ticks = 0;
   protected randomizedElectionTimeout = 0;
 
   protected readonly preVote: boolean;
@@ -164,6 +166,7 @@ export class RaftNode {
 
   /** One unit of logical time. The host calls it on a fixed interval. */
   tick(): void {
+    this.ticks++;
     if (this.role === Role.Leader) this.tickHeartbeat();
     else this.tickElection();
   }
@@ -684,7 +687,11 @@ export class RaftNode {
 
   protected handleHeartbeatResponse(m: Message, pr: Progress): void {
     pr.recentActive = true;
-    pr.probeSent = false;
+    // A heartbeat response frees the next probe at most once per heartbeat interval: ReadIndex
+    // rounds bring many responses per interval, and each would otherwise resend a full append
+    // (up to maxSizePerMsg) to a follower that has not answered the last one yet (a restarted
+    // follower got megabytes of the same entries this way).
+    if (pr.state !== 'probe' || this.ticks - pr.probeSentAtTick >= this.heartbeatTicks) pr.probeSent = false;
     // §5.3, the leader retries indefinitely: if every message that filled the window was lost, no
     // AppResp will ever free it. The follower is alive, so free one slot; the append sent below then
     // reveals the gap (it is rejected) and the follower is probed back into line (as etcd does).
@@ -944,6 +951,7 @@ export class RaftNode {
       commit: this.raftLog.committed,
     });
     pr.sentEntries(entries.length, entries.length > 0 ? entries[entries.length - 1].index : prevIndex, bytes);
+    if (pr.state === 'probe') pr.probeSentAtTick = this.ticks;
     return entries.length > 0 || sendIfEmpty;
   }
 
