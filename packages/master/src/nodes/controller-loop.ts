@@ -1,0 +1,202 @@
+/**
+ * The controller loop of one master: a ControllerManager over the resource store that
+ * runs only while this master is the confirmed Raft leader.
+ *
+ * Leadership: `true` only once this leader's no-op entry has committed and been applied
+ * (a ReadIndex round resolves exactly then), so its reads are current; `false` the
+ * moment Raft says it stopped leading, or on stop(). A pass in flight stops at its next
+ * write (the manager's leaderGuard).
+ *
+ * Passes: as soon as the previous one finished if the store revision moved since it
+ * started (a burst of changes coalesces into one pass), else every `idlePassMs`
+ * (node grace periods need time-based passes).
+ */
+import { ControllerManager, ControllerReport, type ControllerClient, type PassResult } from '@bramble/controllers';
+import type { Logger } from 'pino';
+import type { RaftHost } from '../raft-host.js';
+import { ControllerMetrics } from './controller-metrics.js';
+import type { HeartbeatTable } from './heartbeats.js';
+import { RateLimiter } from './rate-limited-log.js';
+import type { Registry } from 'prom-client';
+
+export const DEFAULT_IDLE_PASS_MS = 500;
+/** How often the revision is checked between passes. */
+const REVISION_POLL_MS = 25;
+const CONFIRM_RETRY_MS = 50;
+const ERROR_LOG_WINDOW_MS = 30_000;
+/** Heartbeat entries of nodes silent this long are dropped (deleted nodes). */
+const HEARTBEAT_RETENTION_MS = 10 * 60_000;
+
+export type LeadershipHost = Pick<RaftHost, 'isLeader' | 'basicStatus' | 'linearizableRead' | 'on' | 'off' | 'name'> & {
+  readonly sm: { readonly kv: { readonly revision: number } };
+};
+
+export interface ControllerLoopOptions {
+  host: LeadershipHost;
+  client: ControllerClient;
+  heartbeats: HeartbeatTable;
+  /** The clock of the heartbeat table (monotonic, in wall-clock ms). */
+  now: () => number;
+  nodeGraceMs: number;
+  podEvictionTimeoutMs: number;
+  registry: Registry;
+  logger: Logger;
+  idlePassMs?: number;
+  requestTimeoutMs?: number;
+  /** Called once per confirmed leadership, before the first pass (e.g. the bootstrap join token). */
+  onLeading?: () => Promise<void>;
+  /** Deletes Events older than the store's TTL; called at most every `sweepEveryMs`. */
+  sweepEvents?: (nowMs: number) => Promise<unknown>;
+  sweepEveryMs?: number;
+}
+
+export class ControllerLoop {
+  readonly manager: ControllerManager;
+  readonly metrics: ControllerMetrics;
+  private readonly idlePassMs: number;
+  private readonly errorLog = new RateLimiter(ERROR_LOG_WINDOW_MS);
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private stopped = false;
+  private confirming = false;
+  private passInFlight: Promise<void> | undefined;
+  private lastPassStartMs = -Infinity;
+  private lastPassRevision = -1;
+  private lastSweepMs = -Infinity;
+  private readonly onLeaderEvent = (): void => this.leadershipChanged();
+
+  constructor(private readonly o: ControllerLoopOptions) {
+    this.idlePassMs = o.idlePassMs ?? DEFAULT_IDLE_PASS_MS;
+    this.metrics = new ControllerMetrics(o.registry);
+    this.manager = new ControllerManager(o.client, {
+      heartbeats: (node) => o.heartbeats.lastHeard(node),
+      random: Math.random,
+      nodeGraceMs: o.nodeGraceMs,
+      podEvictionTimeoutMs: o.podEvictionTimeoutMs,
+    });
+  }
+
+  /** True while the controllers run here (confirmed leader). */
+  get active(): boolean {
+    return this.manager.isLeader();
+  }
+
+  start(): void {
+    this.o.host.on('leader', this.onLeaderEvent);
+    this.timer = setInterval(() => this.maybePass(), REVISION_POLL_MS);
+    this.timer.unref();
+    this.leadershipChanged();
+  }
+
+  /** Stop leading at once, then wait for a pass in flight to notice. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.o.host.off('leader', this.onLeaderEvent);
+    if (this.timer) clearInterval(this.timer);
+    this.setLeader(false);
+    await this.passInFlight;
+  }
+
+  private setLeader(leader: boolean): void {
+    if (leader === this.manager.isLeader()) return;
+    this.manager.onLeadershipChange(leader, this.o.now());
+    this.metrics.active.set(leader ? 1 : 0);
+    this.o.logger.info({ member: this.o.host.name, term: this.o.host.basicStatus().term }, leader ? 'controllers started (leader)' : 'controllers stopped (not the leader)');
+  }
+
+  private leadershipChanged(): void {
+    if (this.stopped) return;
+    if (!this.o.host.isLeader) {
+      this.setLeader(false);
+      return;
+    }
+    if (!this.manager.isLeader()) void this.confirmLeadership();
+  }
+
+  /** Wait until this leader's no-op is applied (a ReadIndex round), then start the controllers. */
+  private async confirmLeadership(): Promise<void> {
+    if (this.confirming) return;
+    this.confirming = true;
+    try {
+      while (!this.stopped && this.o.host.isLeader && !this.manager.isLeader()) {
+        const term = this.o.host.basicStatus().term;
+        try {
+          await this.o.host.linearizableRead(this.o.requestTimeoutMs ?? 5000);
+        } catch (err) {
+          this.o.logger.debug({ err: (err as Error).message }, 'leadership not confirmed yet; retrying');
+          await new Promise((r) => setTimeout(r, CONFIRM_RETRY_MS));
+          continue;
+        }
+        if (this.stopped || !this.o.host.isLeader || this.o.host.basicStatus().term !== term) continue;
+        if (this.o.onLeading) {
+          try {
+            await this.o.onLeading();
+          } catch (err) {
+            this.o.logger.error({ err: (err as Error).message }, 'leader start-up task failed; continuing');
+          }
+        }
+        if (this.stopped || !this.o.host.isLeader || this.o.host.basicStatus().term !== term) continue;
+        this.setLeader(true);
+        this.maybePass();
+      }
+    } finally {
+      this.confirming = false;
+    }
+  }
+
+  private maybePass(): void {
+    if (this.running || this.stopped || !this.manager.isLeader()) return;
+    const now = this.o.now();
+    const moved = this.o.host.sm.kv.revision !== this.lastPassRevision;
+    if (!moved && now - this.lastPassStartMs < this.idlePassMs) return;
+    this.running = true;
+    this.passInFlight = this.runPass(now).finally(() => {
+      this.running = false;
+      this.passInFlight = undefined;
+      // The store moved while the pass ran (its own writes included): go again at once.
+      if (this.o.host.sm.kv.revision !== this.lastPassRevision) setImmediate(() => this.maybePass());
+    });
+  }
+
+  private async runPass(now: number): Promise<void> {
+    this.lastPassStartMs = now;
+    this.lastPassRevision = this.o.host.sm.kv.revision;
+    const stopTimer = this.metrics.passDuration.startTimer();
+    let result: PassResult | undefined;
+    try {
+      result = await this.manager.tick(now);
+    } catch (err) {
+      this.metrics.passes.inc({ result: 'failed' });
+      this.logError('<pass>', '<pass>', err instanceof Error ? err.message : String(err), now);
+      return;
+    }
+    stopTimer();
+    if (!result) return;
+    this.metrics.passes.inc({ result: result.completed ? 'completed' : 'interrupted' });
+    for (const report of result.reports) this.account(report, now);
+    this.o.heartbeats.prune(HEARTBEAT_RETENTION_MS);
+    await this.maybeSweep(now);
+  }
+
+  private account(report: ControllerReport, now: number): void {
+    if (report.conflicts.length > 0) this.metrics.conflicts.inc({ controller: report.controller }, report.conflicts.length);
+    if (report.errors.length === 0) return;
+    this.metrics.errors.inc({ controller: report.controller }, report.errors.length);
+    for (const e of report.errors) this.logError(report.controller, e.object, e.message, now);
+  }
+
+  private logError(controller: string, object: string, message: string, now: number): void {
+    if (!this.errorLog.allow(`${controller}\u0000${object}\u0000${message}`, now)) return;
+    this.o.logger.error({ controller, object, err: message }, 'controller error');
+  }
+
+  private async maybeSweep(now: number): Promise<void> {
+    if (!this.o.sweepEvents || now - this.lastSweepMs < (this.o.sweepEveryMs ?? 60_000) || !this.manager.isLeader()) return;
+    this.lastSweepMs = now;
+    try {
+      await this.o.sweepEvents(now);
+    } catch (err) {
+      this.logError('event-sweeper', '<events>', err instanceof Error ? err.message : String(err), now);
+    }
+  }
+}
