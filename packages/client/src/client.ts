@@ -4,6 +4,7 @@ import { Caller, DEFAULT_RETRY_POLICY, silentLogger, unary, type CallContext, ty
 import { EndpointPool } from './endpoints.js';
 import { BrambleError } from './errors.js';
 import { KeepAlive } from './keepalive.js';
+import { NodesClient, TokensClient } from './nodes.js';
 import { Watcher, type WatchListener } from './watch.js';
 import type {
   Bytes,
@@ -95,6 +96,10 @@ export class BrambleClient {
   private readonly logger: ClientLogger;
   private readonly streams = new Set<{ cancel(): void }>();
   private memberRefreshAtMs = 0;
+  /** Agent registration and heartbeats (proto/agent.proto Nodes). */
+  readonly nodes: NodesClient;
+  /** Join tokens (proto/agent.proto Tokens). */
+  readonly tokens: TokensClient;
 
   constructor(opts: ClientOptions) {
     this.dialTimeoutMs = opts.dialTimeoutMs ?? 2_000;
@@ -133,6 +138,8 @@ export class BrambleClient {
         return md;
       },
     });
+    this.nodes = new NodesClient(this.caller);
+    this.tokens = new TokensClient(this.caller);
   }
 
   /** The configured endpoints. */

@@ -16,3 +16,4 @@ export * from './types.js';
 export * from './resources-types.js';
 export * from './resources.js';
 export * from './kubelet.js';
+export * from './nodes.js';
