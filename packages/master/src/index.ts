@@ -4,3 +4,4 @@ export { RaftHost, HostError } from './raft-host.js';
 export { MasterStateMachine, type MemberInfo } from './state-machine.js';
 export { Metrics } from './metrics.js';
 export { VERSION } from './cluster-service.js';
+export * from './resources/index.js';

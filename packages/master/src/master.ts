@@ -13,12 +13,15 @@ import { Metrics } from './metrics.js';
 import { DEFAULT_MASTER_OPTIONS, parseHostPort, type MasterOptions } from './options.js';
 import { encodeMemberContext } from './proposal-codec.js';
 import { RaftHost } from './raft-host.js';
+import { RaftBackend, ResourceStore, ResourcesService } from './resources/index.js';
 import { MasterStateMachine } from './state-machine.js';
 
 export interface Master {
   readonly name: string;
   readonly host: RaftHost;
   readonly grpcPort: number;
+  /** The Resources API over this master's replicated state (controllers run on it on the leader). */
+  readonly resources: ResourceStore;
   /** Hand leadership over (when leader), then stop everything cleanly. */
   stop(): Promise<void>;
   /** Resolves when the master stops for a reason of its own (removed from the cluster, fatal error). */
@@ -126,6 +129,14 @@ export async function startMaster(options: Partial<MasterOptions> & Pick<MasterO
   server.addService(serviceDefinition('kv.proto', 'bramble.kv.KV'), kvService.handlers());
   const clusterService = new ClusterService(host, { clusterId: opts.clusterId, requestTimeoutMs, tickMs: opts.tickMs, electionTicks: opts.electionTicks });
   server.addService(serviceDefinition('cluster.proto', 'bramble.cluster.Cluster'), clusterService.handlers());
+  const resourceStore = new ResourceStore(new RaftBackend(host, { requestTimeoutMs }), { maxObjectBytes: opts.maxRequestBytes });
+  const resourcesService = new ResourcesService(resourceStore, { maxRequestBytes: opts.maxRequestBytes });
+  server.addService(serviceDefinition('api.proto', 'bramble.api.Resources'), resourcesService.handlers());
+  // A new leader makes sure the `default` namespace exists (writes create it on first need anyway).
+  host.on('leader', (leader: string) => {
+    if (leader !== opts.name) return;
+    resourceStore.ensureDefaultNamespace().catch((err: unknown) => log.debug({ err: (err as Error).message }, 'could not create the default namespace yet'));
+  });
 
   let grpcPort: number;
   try {
@@ -174,6 +185,7 @@ export async function startMaster(options: Partial<MasterOptions> & Pick<MasterO
     if (handOver && host.isLeader) await handOverLeadership(host, opts, log);
     await host.stop();
     clusterService.close();
+    resourcesService.close();
     await transport.close();
     // Peers keep long-lived streams open to us: give calls in flight a moment, then cut.
     await new Promise<void>((resolve) => {
@@ -198,7 +210,7 @@ export async function startMaster(options: Partial<MasterOptions> & Pick<MasterO
     void (stopping ??= shutdown(false)).then(() => resolveDone(`fatal: ${err.message}`));
   });
 
-  return { name: opts.name, host, grpcPort, stop, done };
+  return { name: opts.name, host, grpcPort, resources: resourceStore, stop, done };
 }
 
 /** SIGTERM on the leader: transfer leadership to the most caught-up voter and wait (bounded) for it. */
