@@ -1,0 +1,34 @@
+/**
+ * Processes of a container whose main process died while no agent watched it. The group
+ * id alone is not proof (the pid, and so the pgid, may have been reused), so only members
+ * whose environment carries this pod's BRAMBLE_POD_UID are killed.
+ */
+import { readFileSync } from 'node:fs';
+import { POD_UID_ENV } from './env.js';
+import type { RuntimeLogger } from './options.js';
+import { processGroups } from './procfs.js';
+
+function podUidOf(pid: number): string | undefined {
+  try {
+    const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
+    const prefix = `${POD_UID_ENV}=`;
+    return environ.split('\0').find((e) => e.startsWith(prefix))?.slice(prefix.length);
+  } catch {
+    return undefined;
+  }
+}
+
+export function killLeftovers(pgid: number, podUid: string, logger: RuntimeLogger): number {
+  let killed = 0;
+  for (const p of processGroups().get(pgid) ?? []) {
+    if (podUidOf(p.pid) !== podUid) continue;
+    try {
+      process.kill(p.pid, 'SIGKILL');
+      killed++;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  if (killed > 0) logger.info({ pgid, podUid, killed }, 'killed processes left over from a dead container');
+  return killed;
+}
