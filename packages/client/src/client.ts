@@ -5,6 +5,7 @@ import { EndpointPool } from './endpoints.js';
 import { BrambleError } from './errors.js';
 import { KeepAlive } from './keepalive.js';
 import { NodesClient, TokensClient } from './nodes.js';
+import { ResourcesClient } from './resources.js';
 import { Watcher, type WatchListener } from './watch.js';
 import type {
   Bytes,
@@ -100,6 +101,8 @@ export class BrambleClient {
   readonly nodes: NodesClient;
   /** Join tokens (proto/agent.proto Tokens). */
   readonly tokens: TokensClient;
+  /** Kubernetes-shaped objects (proto/api.proto Resources). */
+  readonly resources: ResourcesClient;
 
   constructor(opts: ClientOptions) {
     this.dialTimeoutMs = opts.dialTimeoutMs ?? 2_000;
@@ -140,6 +143,7 @@ export class BrambleClient {
     });
     this.nodes = new NodesClient(this.caller);
     this.tokens = new TokensClient(this.caller);
+    this.resources = new ResourcesClient({ caller: this.caller, dialTimeoutMs: this.dialTimeoutMs, streams: this.streams });
   }
 
   /** The configured endpoints. */
