@@ -28,6 +28,12 @@ export interface MasterOptions {
   /** Largest client request accepted, in bytes (etcd's default is 1.5 MiB). */
   maxRequestBytes: number;
   logLevel: Level;
+  /** `--join-token`: stored by a new leader if absent ('' = the first leader generates one into <data-dir>/join-token). */
+  joinToken: string;
+  /** `--node-grace`: a node not heard from this long is NotReady. */
+  nodeGraceMs: number;
+  /** `--pod-eviction-timeout`: pods of a NotReady node are deleted this long after it became NotReady. */
+  podEvictionTimeoutMs: number;
 }
 
 export const DEFAULT_MASTER_OPTIONS = {
@@ -42,6 +48,9 @@ export const DEFAULT_MASTER_OPTIONS = {
   http: '',
   join: [] as string[],
   peerDial: {} as Record<string, string>,
+  joinToken: '',
+  nodeGraceMs: 4000,
+  podEvictionTimeoutMs: 5000,
 };
 
 /** Parse "m1=127.0.0.1:7001,m2=127.0.0.1:7002" into a map; throws naming the bad item. */

@@ -1,12 +1,21 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { DEFAULT_MASTER_OPTIONS, parsePeers, startMaster } from '@bramble/master';
 import type { Level } from 'pino';
+import { formatDurationMs, parseDurationMs } from '../duration.js';
 
 function positiveInt(flag: string) {
   return (value: string): number => {
     const n = Number(value);
     if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag}: must be a positive integer (got "${value}")`);
     return n;
+  };
+}
+
+function duration(flag: string) {
+  return (value: string): number => {
+    const ms = parseDurationMs(value);
+    if (ms === undefined || ms <= 0) throw new Error(`${flag}: must be a positive duration like 4s or 500ms (got "${value}")`);
+    return ms;
   };
 }
 
@@ -30,6 +39,17 @@ export function registerMasterCommand(program: Command): void {
     .option('--snapshot-catch-up-entries <n>', 'entries kept after a snapshot for lagging followers', positiveInt('--snapshot-catch-up-entries'), DEFAULT_MASTER_OPTIONS.snapshotCatchUpEntries)
     .option('--max-request-bytes <n>', 'largest client request accepted', positiveInt('--max-request-bytes'), DEFAULT_MASTER_OPTIONS.maxRequestBytes)
     .option('--log-level <level>', 'trace|debug|info|warn|error', DEFAULT_MASTER_OPTIONS.logLevel)
+    .option('--join-token <token>', 'join token agents present (<id>.<secret>, like k3s --token); default: the first leader generates one into <data-dir>/join-token')
+    .addOption(
+      new Option('--node-grace <duration>', 'a node not heard from this long becomes NotReady')
+        .argParser(duration('--node-grace'))
+        .default(DEFAULT_MASTER_OPTIONS.nodeGraceMs, formatDurationMs(DEFAULT_MASTER_OPTIONS.nodeGraceMs)),
+    )
+    .addOption(
+      new Option('--pod-eviction-timeout <duration>', 'pods of a NotReady node are deleted this long after it became NotReady')
+        .argParser(duration('--pod-eviction-timeout'))
+        .default(DEFAULT_MASTER_OPTIONS.podEvictionTimeoutMs, formatDurationMs(DEFAULT_MASTER_OPTIONS.podEvictionTimeoutMs)),
+    )
     .action(async (o) => {
       const master = await startMaster({
         name: o.name,
@@ -47,6 +67,9 @@ export function registerMasterCommand(program: Command): void {
         snapshotCatchUpEntries: o.snapshotCatchUpEntries,
         maxRequestBytes: o.maxRequestBytes,
         logLevel: o.logLevel as Level,
+        joinToken: o.joinToken ?? '',
+        nodeGraceMs: o.nodeGrace,
+        podEvictionTimeoutMs: o.podEvictionTimeout,
       });
       let signalled = false;
       const onSignal = (signal: NodeJS.Signals): void => {

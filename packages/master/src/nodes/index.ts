@@ -5,5 +5,6 @@ export * from './registrar.js';
 export * from './services.js';
 export * from './bootstrap-token.js';
 export * from './controller-loop.js';
-export { NodeAuthError, toGrpcStatus, API_ERROR_TRAILER } from './errors.js';
+export { NodeAuthError, nodeServiceStatus } from './errors.js';
+export * from './setup.js';
 export type { NodeStateBackend } from './state-backend.js';

@@ -1,6 +1,6 @@
 /** The Nodes and Tokens gRPC services of proto/agent.proto, served by every master. */
 import type * as grpc from '@grpc/grpc-js';
-import { toGrpcStatus } from './errors.js';
+import { nodeServiceStatus } from './errors.js';
 import type { NodeRegistrar } from './registrar.js';
 import type { TokenInfo, TokenRegistry } from './tokens.js';
 
@@ -11,7 +11,7 @@ function unary(handler: (req: Wire) => Promise<Wire>): UnaryHandler {
   return (call, callback) => {
     handler(call.request).then(
       (res) => callback(null, res),
-      (err) => callback(toGrpcStatus(err)),
+      (err) => callback(nodeServiceStatus(err)),
     );
   };
 }
