@@ -3,7 +3,8 @@
 import YAML from 'yaml';
 import type { KeyValue, ResponseHeader } from '@bramble/client';
 
-export const OUTPUT_FORMATS = ['table', 'json', 'yaml'] as const;
+/** `wide` and `name` are the kubectl-like resource commands' (elsewhere they print the table). */
+export const OUTPUT_FORMATS = ['table', 'json', 'yaml', 'wide', 'name'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 export const COLUMN_GAP = '   ';

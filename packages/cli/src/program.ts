@@ -14,6 +14,7 @@ import { durationMsArg } from './commands/args.js';
 import { CliContext, DEFAULT_TIMEOUT_MS, processEnvironment, type CliEnvironment } from './context.js';
 import { CliError } from './errors.js';
 import { OUTPUT_FORMATS } from './output.js';
+import { kubectlErrorText } from './printers/errors.js';
 
 /**
  * A command group adds its subcommands to the root program. Each lives in its own
@@ -79,6 +80,12 @@ export function reportError(err: unknown, environment: CliEnvironment, verbose =
     // Commander already printed its message (or help/version).
     if (err.exitCode === 0) return 0;
     return 2;
+  }
+  // API errors and kubectl-style failures print as kubectl does (`Error from server (NotFound): ...`).
+  const kubectlText = kubectlErrorText(err);
+  if (kubectlText !== undefined) {
+    environment.stderr.write(kubectlText);
+    return err instanceof CliError ? err.exitCode : 1;
   }
   if (err instanceof CliError) {
     environment.stderr.write(`error: ${err.message}\n`);

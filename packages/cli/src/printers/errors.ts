@@ -4,7 +4,8 @@ import { CliError } from '../errors.js';
 
 /**
  * A failure whose text is already in kubectl's form (no `error: ` prefix added by the
- * program): `text` is written to stderr as is, then the command exits with `exitCode`.
+ * program): `text` is written to stderr as is (empty when the command printed its
+ * failures as they happened), then the command exits with `exitCode`.
  */
 export class KubectlError extends CliError {
   override readonly exitCode: number;
@@ -25,7 +26,7 @@ export function serverErrorText(err: ApiError, context?: string): string {
 
 /** The kubectl line for an error, or undefined when it is not an API error. */
 export function kubectlErrorText(err: unknown): string | undefined {
-  if (err instanceof KubectlError) return err.text.endsWith('\n') ? err.text : `${err.text}\n`;
+  if (err instanceof KubectlError) return err.text === '' || err.text.endsWith('\n') ? err.text : `${err.text}\n`;
   if (isApiError(err)) return serverErrorText(err);
   return undefined;
 }
