@@ -23,6 +23,7 @@ export const DEFAULT_IDLE_PASS_MS = 500;
 /** How often the revision is checked between passes. */
 const REVISION_POLL_MS = 25;
 const CONFIRM_RETRY_MS = 50;
+const STOP_WAIT_MS = 500;
 const ERROR_LOG_WINDOW_MS = 30_000;
 /** Heartbeat entries of nodes silent this long are dropped (deleted nodes). */
 const HEARTBEAT_RETENTION_MS = 10 * 60_000;
@@ -88,13 +89,20 @@ export class ControllerLoop {
     this.leadershipChanged();
   }
 
-  /** Stop leading at once, then wait for a pass in flight to notice. */
+  /**
+   * Stop leading at once, then give a pass in flight a moment to reach its next write
+   * (where it stops). Bounded: a read in flight may wait for a quorum that is gone.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     this.o.host.off('leader', this.onLeaderEvent);
     if (this.timer) clearInterval(this.timer);
     this.setLeader(false);
-    await this.passInFlight;
+    const pass = this.passInFlight;
+    if (!pass) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([pass, new Promise<void>((r) => (timer = setTimeout(r, STOP_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 
   private setLeader(leader: boolean): void {
@@ -186,6 +194,7 @@ export class ControllerLoop {
   }
 
   private logError(controller: string, object: string, message: string, now: number): void {
+    if (this.stopped) return; // reads cut short by shutdown
     if (!this.errorLog.allow(`${controller}\u0000${object}\u0000${message}`, now)) return;
     this.o.logger.error({ controller, object, err: message }, 'controller error');
   }
