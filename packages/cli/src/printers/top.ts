@@ -3,9 +3,16 @@
 // percentages of the node's allocatable.
 import { parseCpu, parseMemory, type Node } from '@bramble/api';
 import type { KubeletPodStats, KubeletStats } from '@bramble/client';
-import { formatTable } from '../output.js';
+import { cell, columnWidths, formatRow } from '../output.js';
 
 const MIB = 1024 * 1024;
+
+/** Like formatTable, but headers keep their case: kubectl prints `CPU(cores)`. */
+function formatTable(headers: string[], rows: string[][]): string {
+  const cells = rows.map((r) => r.map(cell));
+  const widths = columnWidths(headers, cells);
+  return [headers, ...cells].map((r) => formatRow(r, widths) + '\n').join('');
+}
 
 export function cpuCell(millicores: number): string {
   return `${Math.round(millicores)}m`;

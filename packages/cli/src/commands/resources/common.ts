@@ -7,17 +7,12 @@ import type { BrambleClient, ResourcesApi, TokensApi } from '@bramble/client';
 import type { CliContext } from '../../context.js';
 import { CliError, UsageError } from '../../errors.js';
 
-/** `client.resources`, added to BrambleClient by the Resources API work; a clear error if this build lacks it. */
 export function resourcesOf(client: BrambleClient): ResourcesApi {
-  const api = (client as unknown as { resources?: ResourcesApi }).resources;
-  if (!api) throw new CliError('this client has no Resources API (client.resources is missing)');
-  return api;
+  return client.resources;
 }
 
 export function tokensOf(client: BrambleClient): TokensApi {
-  const api = (client as unknown as { tokens?: TokensApi }).tokens;
-  if (!api) throw new CliError('this client has no Tokens API (client.tokens is missing)');
-  return api;
+  return client.tokens;
 }
 
 export interface NamespaceFlags {
