@@ -82,6 +82,11 @@ export class ControllerLoop {
     return this.manager.isLeader();
   }
 
+  /** True while a pass is in flight (it may still be finishing after leadership was lost). */
+  get busy(): boolean {
+    return this.running;
+  }
+
   start(): void {
     this.o.host.on('leader', this.onLeaderEvent);
     this.timer = setInterval(() => this.maybePass(), REVISION_POLL_MS);
