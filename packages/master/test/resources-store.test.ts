@@ -2,8 +2,10 @@
 // without Raft (the in-process master test covers the replicated path).
 import { ApiError, LAST_APPLIED_ANNOTATION, type ConfigMap, type Deployment, type Event, type Namespace, type Pod, type Resource } from '@bramble/api';
 import { KvStore } from '@bramble/kv';
+import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { KvStoreBackend } from '../src/resources/backend.js';
+import type { RaftHost } from '../src/raft-host.js';
+import { KvStoreBackend, RaftBackend } from '../src/resources/backend.js';
 import { ResourceStore, type StoreWatch } from '../src/resources/store.js';
 import type { ResourceEvent } from '../src/resources/watch.js';
 
@@ -451,5 +453,51 @@ describe('watch', () => {
     expect(err.message).toBe(`resourceVersion ${p.metadata.resourceVersion} is too old: the store is compacted at ${kv.compactRevision}: expired, re-list`);
     expect((await rejects(store.watch('Pod', { resourceVersion: 'abc' }, () => undefined, () => undefined))).code).toBe('BadRequest');
     expect(kv.stats().watchers).toBe(0);
+  });
+});
+
+describe('RaftBackend watch across a snapshot install', () => {
+  /** Just what RaftBackend reads of a RaftHost: its state machine and the `state-replaced` event. */
+  function fakeHost(kv: KvStore) {
+    const host = new EventEmitter() as EventEmitter & { sm: { kv: KvStore }; name: string };
+    host.sm = { kv };
+    host.name = 'm1';
+    return host;
+  }
+  const put = (kv: KvStore, key: string, value: string) => kv.apply({ type: 'put', key, value });
+
+  it('re-watches the new store from the next undelivered revision, or ends with Gone', async () => {
+    const kv1 = new KvStore();
+    const host = fakeHost(kv1);
+    const backend = new RaftBackend(host as unknown as RaftHost, { requestTimeoutMs: 1000 });
+    const seen: number[] = [];
+    const errors: Error[] = [];
+    const w = backend.watch('/x/', kv1.revision + 1, { onEvents: (evs) => seen.push(...evs.map((e) => e.kv.modRevision)), onError: (e) => errors.push(e) });
+    put(kv1, '/x/a', '1');
+    // The follower falls behind and installs a snapshot that has two more writes.
+    const kv2 = KvStore.restore(kv1.snapshot());
+    put(kv2, '/x/b', '2');
+    put(kv2, '/x/c', '3');
+    host.sm.kv = kv2;
+    host.emit('state-replaced', { kv: kv1 });
+    put(kv2, '/x/d', '4');
+    expect(seen).toEqual([2, 3, 4, 5]);
+    expect(kv1.stats().watchers).toBe(0);
+    w.cancel();
+    expect(kv2.stats().watchers).toBe(0);
+
+    // A snapshot whose history starts after what the watch has seen: Gone.
+    const kv3 = new KvStore();
+    const host3 = fakeHost(kv3);
+    const w3 = new RaftBackend(host3 as unknown as RaftHost, { requestTimeoutMs: 1000 }).watch('/x/', 2, { onEvents: () => undefined, onError: (e) => errors.push(e) });
+    const kv4 = new KvStore();
+    for (let i = 0; i < 5; i++) put(kv4, '/x/a', String(i));
+    kv4.apply({ type: 'compact', revision: 5 });
+    host3.sm.kv = kv4;
+    host3.emit('state-replaced', { kv: kv3 });
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ code: 'Gone', message: 'resourceVersion 1 is too old: the store is compacted at 5: expired, re-list' });
+    expect(host3.listenerCount('state-replaced')).toBe(0);
+    w3.cancel();
   });
 });
