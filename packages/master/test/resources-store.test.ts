@@ -307,6 +307,7 @@ describe('delete', () => {
     await store.create(pod('pending', { namespace: 'team' }));
     await store.create({ ...deployment('web'), metadata: { name: 'web', namespace: 'team' } });
     await store.create(pod('elsewhere'));
+    await store.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'held', namespace: 'team', finalizers: ['example.com/keep'] } } as ConfigMap);
     const out = await store.deleteObject('ns', undefined, 'team');
     expect(out.finished).toBe(false);
     expect((out.object as Namespace).status?.phase).toBe('Terminating');
@@ -315,8 +316,13 @@ describe('delete', () => {
     const forbidden = await rejects(store.create(pod('late', { namespace: 'team' })));
     expect(forbidden.code).toBe('Forbidden');
     expect(forbidden.message).toBe('unable to create new content in namespace team because it is being terminated');
-    // The agent confirms the pod stopped: the namespace goes with it.
+    // The agent confirms the pod stopped; the finalizer's owner lets go: the namespace goes with the last object.
     await store.deleteObject('Pod', 'team', 'running', { gracePeriodSeconds: 0 });
+    const held = (await store.get('ConfigMap', 'team', 'held'))!;
+    expect(held.metadata.deletionTimestamp).toBeDefined();
+    expect(await store.get('Namespace', undefined, 'team')).toBeDefined();
+    await store.update({ ...held, metadata: { ...held.metadata, finalizers: [] } });
+    expect(await store.get('ConfigMap', 'team', 'held')).toBeUndefined();
     expect(await store.get('Namespace', undefined, 'team')).toBeUndefined();
     expect(await store.get('Pod', 'default', 'elsewhere')).toBeDefined();
     expect((await rejects(store.deleteObject('Namespace', undefined, 'default'))).code).toBe('Forbidden');

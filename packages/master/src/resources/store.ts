@@ -266,6 +266,7 @@ export class ResourceStore implements ControllerClient {
       checkPreconditions(input, cur.obj);
       return this.updated(cur.obj, input);
     });
+    await this.afterRemoval(info, r);
     return r.obj as T;
   }
 
@@ -289,6 +290,7 @@ export class ResourceStore implements ControllerClient {
       if (options.status) return this.statusUpdated(cur.obj, (patched as unknown as Record<string, unknown>).status);
       return this.updated(cur.obj, patched);
     });
+    await this.afterRemoval(info, r);
     return r.obj as ResourceKinds[K];
   }
 
@@ -361,7 +363,7 @@ export class ResourceStore implements ControllerClient {
     checkDeleteOptions(options);
     if (info.kind === 'Namespace') return this.deleteNamespace(name, options);
     const r = await this.mutate(info, namespace, name, (cur) => this.deletion(cur.obj, options));
-    if (r.removed && info.namespaced) await this.finishNamespaceIfEmpty(r.obj.metadata.namespace as string);
+    await this.afterRemoval(info, r);
     return { object: r.obj, finished: r.removed };
   }
 
@@ -440,6 +442,11 @@ export class ResourceStore implements ControllerClient {
         if (!(err instanceof ApiError && err.code === 'NotFound')) throw err;
       }
     });
+  }
+
+  /** The last object of a Terminating namespace takes the namespace with it. */
+  private async afterRemoval(info: KindInfo, r: MutationResult): Promise<void> {
+    if (r.removed && info.namespaced) await this.finishNamespaceIfEmpty(r.obj.metadata.namespace as string);
   }
 
   /** Removes a Terminating namespace that holds nothing any more; returns it if removed. */
