@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { podProcesses, waitFor } from '@bramble/testkit';
@@ -119,7 +120,7 @@ describe('usage()', () => {
     await h.cleanup();
   });
 
-  it('reports RSS summed over the process group and CPU from tick deltas', async () => {
+  it('reports RSS summed over the process group and CPU from tick deltas over at least a second', async () => {
     const rt = h.runtime();
     const burn = [process.execPath, '-e', 'setInterval(() => { const end = Date.now() + 40; while (Date.now() < end); }, 50)'];
     const pod = makePod('busy', [
@@ -138,7 +139,7 @@ describe('usage()', () => {
     const [burnUsage, groupUsage] = u.containers;
     expect(burnUsage.name).toBe('burn');
     expect(burnUsage.memoryBytes).toBeGreaterThan(10 * 1024 * 1024);
-    expect(burnUsage.cpuMillicores).toBeLessThan(2100);
+    expect(burnUsage.cpuMillicores).toBeLessThan(availableParallelism() * 1000 + 100);
     // Two node processes in that group: parent and grandchild.
     const single = burnUsage.memoryBytes;
     await waitFor('grandchild counted', () => (rt.usage().find((p) => p.uid === uid)!.containers[1].memoryBytes > single * 1.3 ? true : undefined));

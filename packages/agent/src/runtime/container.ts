@@ -409,7 +409,8 @@ export class ContainerRunner {
     let warnAt = started + Math.max(graceMs, 0) + STOP_WARN_MS;
     for (;;) {
       if (this.inst === inst && !inst.child) this.pollAdopted(inst);
-      if (this.inst !== inst && !groupAlive(inst.pgid)) return;
+      // After close() exits are no longer recorded: an empty group is enough.
+      if ((this.inst !== inst || this.closed) && !groupAlive(inst.pgid)) return;
       if (Date.now() > warnAt) {
         o.logger.warn({ pod: `${this.owner.namespace}/${this.owner.name}`, container: this.name, pgid: inst.pgid }, 'container processes still alive after SIGKILL');
         warnAt = Date.now() + STOP_WARN_MS;

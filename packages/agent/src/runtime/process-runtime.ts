@@ -17,7 +17,12 @@ import type { ContainerUsage, LogOptions, PodRuntime, PodRuntimeStatus, PodSpecT
 interface CpuSample {
   ticks: number;
   atMs: number;
+  /** The rate computed when this sample was taken. */
+  millicores: number;
 }
+
+/** Clock ticks are 10 ms: CPU rates over shorter windows are mostly quantization noise. */
+const MIN_CPU_WINDOW_MS = 1_000;
 
 export class ProcessRuntime implements PodRuntime, RuntimeHost {
   readonly opts: ResolvedRuntimeOptions;
@@ -176,12 +181,16 @@ export class ProcessRuntime implements PodRuntime, RuntimeHost {
         if (pgid !== undefined) {
           const key = `${pod.uid}/${r.name}/${pgid}`;
           const prev = this.cpuSamples.get(key);
-          if (prev && nowMs > prev.atMs) {
-            // Members that exit take their ticks along, so the sum can shrink: never negative.
-            const cpuSeconds = Math.max(0, ticks - prev.ticks) / ticksPerSecond;
-            cpuMillicores = Math.round((cpuSeconds / ((nowMs - prev.atMs) / 1000)) * 1000);
+          if (prev && nowMs - prev.atMs < MIN_CPU_WINDOW_MS) {
+            cpuMillicores = prev.millicores; // too soon for a new rate: keep the last one and its baseline
+          } else {
+            if (prev) {
+              // Members that exit take their ticks along, so the sum can shrink: never negative.
+              const cpuSeconds = Math.max(0, ticks - prev.ticks) / ticksPerSecond;
+              cpuMillicores = Math.round((cpuSeconds / ((nowMs - prev.atMs) / 1000)) * 1000);
+            }
+            this.cpuSamples.set(key, { ticks, atMs: nowMs, millicores: cpuMillicores });
           }
-          this.cpuSamples.set(key, { ticks, atMs: nowMs });
         }
         containers.push({ name: r.name, memoryBytes, cpuMillicores });
       }
