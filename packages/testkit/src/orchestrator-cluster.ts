@@ -120,8 +120,7 @@ export class OrchestratorCluster {
 
   /** The Resources API over every master. */
   resources(): ResourcesApi {
-    // TODO(integration): BrambleClient.resources lands with the Resources API work.
-    return (this.client() as unknown as { resources: ResourcesApi }).resources;
+    return this.client().resources;
   }
 
   /** Start an agent process for a new node (it joins with the cluster's token). */

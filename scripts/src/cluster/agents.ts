@@ -11,9 +11,8 @@ import type { ClusterState, ProcessRecord } from './state.js';
 
 export const KUBELET_PORT = 10250;
 
-/** TODO(integration): BrambleClient.resources lands with the Resources API work; then use it directly. */
 export function api(client: BrambleClient): ResourcesApi {
-  return (client as unknown as { resources: ResourcesApi }).resources;
+  return client.resources;
 }
 
 export interface AgentSpec {
