@@ -12,6 +12,7 @@ import { KvService } from './kv-service.js';
 import { Metrics } from './metrics.js';
 import { DEFAULT_MASTER_OPTIONS, parseHostPort, type MasterOptions } from './options.js';
 import { encodeMemberContext } from './proposal-codec.js';
+import { parseJoinToken, setUpNodeServices, type NodeServices } from './nodes/index.js';
 import { RaftHost } from './raft-host.js';
 import { RaftBackend, ResourceStore, ResourcesService } from './resources/index.js';
 import { MasterStateMachine } from './state-machine.js';
@@ -22,6 +23,8 @@ export interface Master {
   readonly grpcPort: number;
   /** The Resources API over this master's replicated state (controllers run on it on the leader). */
   readonly resources: ResourceStore;
+  /** Join tokens, the heartbeat table and the controller loop. */
+  readonly nodes: NodeServices;
   /** Hand leadership over (when leader), then stop everything cleanly. */
   stop(): Promise<void>;
   /** Resolves when the master stops for a reason of its own (removed from the cluster, fatal error). */
@@ -48,6 +51,16 @@ export async function startMaster(options: Partial<MasterOptions> & Pick<MasterO
   const opts: MasterOptions = { ...DEFAULT_MASTER_OPTIONS, peers: {}, ...options } as MasterOptions;
   const log = logger ?? pino({ level: opts.logLevel, base: { member: opts.name } });
   parseHostPort(opts.listen, '--listen');
+  if (opts.joinToken) {
+    try {
+      parseJoinToken(opts.joinToken, '--join-token');
+    } catch (err) {
+      throw new Error((err as Error).message);
+    }
+  }
+  for (const [flag, ms] of [['--node-grace', opts.nodeGraceMs], ['--pod-eviction-timeout', opts.podEvictionTimeoutMs]] as const) {
+    if (!Number.isFinite(ms) || ms <= 0) throw new Error(`${flag}: must be a positive duration (got ${ms} ms)`);
+  }
   await mkdir(opts.dataDir, { recursive: true });
 
   const storage = await LevelStorage.open(join(opts.dataDir, 'raft'));
@@ -132,6 +145,18 @@ export async function startMaster(options: Partial<MasterOptions> & Pick<MasterO
   const resourceStore = new ResourceStore(new RaftBackend(host, { requestTimeoutMs }), { maxObjectBytes: opts.maxRequestBytes });
   const resourcesService = new ResourcesService(resourceStore, { maxRequestBytes: opts.maxRequestBytes });
   server.addService(serviceDefinition('api.proto', 'bramble.api.Resources'), resourcesService.handlers());
+  const nodes = setUpNodeServices({
+    host,
+    server,
+    store: resourceStore,
+    dataDir: opts.dataDir,
+    joinToken: opts.joinToken,
+    nodeGraceMs: opts.nodeGraceMs,
+    podEvictionTimeoutMs: opts.podEvictionTimeoutMs,
+    requestTimeoutMs,
+    registry: metrics.registry,
+    logger: log,
+  });
   // A new leader makes sure the `default` namespace exists (writes create it on first need anyway).
   host.on('leader', (leader: string) => {
     if (leader !== opts.name) return;
@@ -173,6 +198,7 @@ export async function startMaster(options: Partial<MasterOptions> & Pick<MasterO
   }
 
   host.start();
+  nodes.start();
   const removalCheck = watchForOwnRemoval(host, opts, log);
   log.info({ listen: opts.listen, http: opts.http || null, dataDir: opts.dataDir }, 'master started');
 
@@ -182,6 +208,8 @@ export async function startMaster(options: Partial<MasterOptions> & Pick<MasterO
 
   const shutdown = async (handOver: boolean): Promise<void> => {
     removalCheck.stop();
+    // Controllers stop before leadership is handed over: no write of ours races the next leader.
+    await nodes.stop();
     if (handOver && host.isLeader) await handOverLeadership(host, opts, log);
     await host.stop();
     clusterService.close();
@@ -210,7 +238,7 @@ export async function startMaster(options: Partial<MasterOptions> & Pick<MasterO
     void (stopping ??= shutdown(false)).then(() => resolveDone(`fatal: ${err.message}`));
   });
 
-  return { name: opts.name, host, grpcPort, resources: resourceStore, stop, done };
+  return { name: opts.name, host, grpcPort, resources: resourceStore, nodes, stop, done };
 }
 
 /** SIGTERM on the leader: transfer leadership to the most caught-up voter and wait (bounded) for it. */
