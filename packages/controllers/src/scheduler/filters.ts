@@ -6,7 +6,7 @@
 import type { Node, Pod } from '@bramble/api';
 import { findUntoleratedTaint, formatTaint, TAINT_NODE_UNSCHEDULABLE, tolerationsFor } from '../taints.js';
 import { getCondition } from '../util/conditions.js';
-import { isPodTerminated } from '../util/pods.js';
+import { controllerUid, isPodActive, isPodTerminated } from '../util/pods.js';
 import { nodeAllocatable, podRequests, podRequestsNonZero, type NodeCapacity, type Resources } from './resources.js';
 
 export const REASON_NOT_READY = 'node(s) were not ready';
@@ -29,6 +29,8 @@ export interface NodeInfo {
   /** Requests with Kubernetes' non-zero defaults, for scoring. */
   nonZeroRequested: Resources;
   pods: readonly Pod[];
+  /** Active pods per controller uid, computed on first use (spreading asks it for every pod). */
+  ownerCounts?: Map<string, number>;
 }
 
 const requestCache = new WeakMap<Pod, { exact: Resources; nonZero: Resources }>();
@@ -55,6 +57,23 @@ export function nodeInfo(node: Node, podsOnNode: readonly Pod[]): NodeInfo {
     nonZeroRequested.memoryBytes += r.nonZero.memoryBytes;
   }
   return { node, name: node.metadata.name ?? '', allocatable: nodeAllocatable(node), requested, nonZeroRequested, pods };
+}
+
+/**
+ * Counts `pod` against `info` in place: the scheduler's assumption, within one pass,
+ * that a placement it decided will be bound.
+ */
+export function assumePod(info: NodeInfo, pod: Pod): void {
+  if (isPodTerminated(pod)) return;
+  const r = cachedRequests(pod);
+  info.pods = [...info.pods, pod];
+  info.requested = { cpuMillis: info.requested.cpuMillis + r.exact.cpuMillis, memoryBytes: info.requested.memoryBytes + r.exact.memoryBytes };
+  info.nonZeroRequested = {
+    cpuMillis: info.nonZeroRequested.cpuMillis + r.nonZero.cpuMillis,
+    memoryBytes: info.nonZeroRequested.memoryBytes + r.nonZero.memoryBytes,
+  };
+  const owner = controllerUid(pod);
+  if (info.ownerCounts && owner !== undefined && isPodActive(pod)) info.ownerCounts.set(owner, (info.ownerCounts.get(owner) ?? 0) + 1);
 }
 
 export function isNodeReady(node: Node): boolean {

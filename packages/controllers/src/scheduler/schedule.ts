@@ -64,17 +64,30 @@ export function schedule(
   podsOnNodes: ReadonlyMap<string, readonly Pod[]>,
   options: ScheduleOptions = {},
 ): ScheduleResult {
+  return scheduleOnInfos(pod, nodeInfos(nodes, podsOnNodes), options);
+}
+
+/** A NodeInfo per node, sorted by node name (the order `scheduleOnInfos` expects). */
+export function nodeInfos(nodes: readonly Node[], podsOnNodes: ReadonlyMap<string, readonly Pod[]>): NodeInfo[] {
+  const sorted = [...nodes].sort((a, b) => ((a.metadata.name ?? '') < (b.metadata.name ?? '') ? -1 : 1));
+  return sorted.map((node) => nodeInfo(node, podsOnNodes.get(node.metadata.name ?? '') ?? []));
+}
+
+/**
+ * `schedule` over NodeInfos built once (sorted by name): the scheduler loop keeps them
+ * for a whole pass and counts each placement in (`assumePod`), instead of rebuilding
+ * every node's view for every pod.
+ */
+export function scheduleOnInfos(pod: Pod, infos: readonly NodeInfo[], options: ScheduleOptions = {}): ScheduleResult {
   const feasible: NodeInfo[] = [];
   const unfit: Record<string, string[]> = {};
-  const sorted = [...nodes].sort((a, b) => ((a.metadata.name ?? '') < (b.metadata.name ?? '') ? -1 : 1));
-  for (const node of sorted) {
-    const info = nodeInfo(node, podsOnNodes.get(node.metadata.name ?? '') ?? []);
+  for (const info of infos) {
     const reasons = unfitReasons(pod, info, options.filters ?? FILTERS);
     if (reasons.length === 0) feasible.push(info);
     else unfit[info.name] = reasons;
   }
   const reasons = reasonHistogram(unfit);
   const scores = scoreNodes(pod, feasible, options.weights ?? DEFAULT_WEIGHTS);
-  if (scores.length === 0) return { reasons, unfit, scores, message: failedSchedulingMessage(nodes.length, reasons) };
+  if (scores.length === 0) return { reasons, unfit, scores, message: failedSchedulingMessage(infos.length, reasons) };
   return { node: scores[0].node, reasons, unfit, scores };
 }

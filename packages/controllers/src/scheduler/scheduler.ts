@@ -14,7 +14,8 @@ import { EventRecorder } from '../util/events.js';
 import { byCreation, isBeingDeleted, isPodTerminated, podKey } from '../util/pods.js';
 import { ControllerReport } from '../util/report.js';
 import { isoTime } from '../util/time.js';
-import { podsByNode, schedule, type ScheduleOptions } from './schedule.js';
+import { assumePod, nodeInfo, type NodeInfo } from './filters.js';
+import { nodeInfos, podsByNode, scheduleOnInfos, type ScheduleOptions } from './schedule.js';
 
 export const SCHEDULER_COMPONENT = 'default-scheduler';
 
@@ -64,17 +65,17 @@ export class Scheduler {
     // Decide every pod first, in creation order, assuming each chosen placement (as Kubernetes'
     // scheduler cache does), so later decisions of this pass count earlier ones. Then write the
     // bindings concurrently; a binding that fails is forgotten again, leaving the pod to the next pass.
+    const infos = nodeInfos(nodes, onNodes);
+    const infoByName = new Map(infos.map((info) => [info.name, info]));
     const binds: Array<{ pod: Pod; node: string }> = [];
     const unschedulable: Array<{ pod: Pod; message: string }> = [];
     for (const pod of pending) {
-      const result = schedule(pod, nodes, onNodes, this.options);
+      const result = scheduleOnInfos(pod, infos, this.options);
       if (result.node === undefined) {
         unschedulable.push({ pod, message: result.message ?? '' });
         continue;
       }
-      let list = onNodes.get(result.node);
-      if (!list) onNodes.set(result.node, (list = []));
-      list.push(pod);
+      assumePod(infoByName.get(result.node)!, pod);
       binds.push({ pod, node: result.node });
     }
 
@@ -88,7 +89,7 @@ export class Scheduler {
           report.action(`bind ${ns}/${name} ${node}`);
           await recorder.normal(bound, Reasons.Scheduled, `Successfully assigned ${ns}/${name} to ${node}`);
         } catch (error) {
-          if (!(error instanceof NotLeaderError)) this.forget(onNodes, node, pod);
+          if (!(error instanceof NotLeaderError)) this.forget(infoByName, onNodes, node, pod);
           throw error;
         }
       }),
@@ -99,11 +100,12 @@ export class Scheduler {
     return report;
   }
 
-  /** Undo an assumed placement whose binding failed. */
-  private forget(onNodes: Map<string, Pod[]>, node: string, pod: Pod): void {
-    const list = onNodes.get(node);
-    const i = list?.indexOf(pod) ?? -1;
-    if (list && i >= 0) list.splice(i, 1);
+  /** Undo an assumed placement whose binding failed: that node's view is rebuilt without it. */
+  private forget(infos: Map<string, NodeInfo>, onNodes: ReadonlyMap<string, readonly Pod[]>, node: string, pod: Pod): void {
+    const info = infos.get(node);
+    if (!info) return;
+    const fresh = nodeInfo(info.node, [...(onNodes.get(node) ?? []), ...info.pods.filter((p) => p !== pod && !p.spec.nodeName)]);
+    Object.assign(info, fresh, { ownerCounts: undefined });
   }
 
   private async reportUnschedulable(pod: Pod, message: string, recorder: EventRecorder, nowMs: number, report: ControllerReport): Promise<void> {

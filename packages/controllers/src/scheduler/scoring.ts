@@ -44,7 +44,14 @@ export function leastAllocatedScore(pod: Pod, info: NodeInfo): number {
 export function siblingsOnNode(pod: Pod, info: NodeInfo): number {
   const owner = controllerUid(pod);
   if (owner === undefined) return 0;
-  return info.pods.filter((p) => isPodActive(p) && controllerUid(p) === owner).length;
+  if (!info.ownerCounts) {
+    info.ownerCounts = new Map();
+    for (const p of info.pods) {
+      const uid = controllerUid(p);
+      if (uid !== undefined && isPodActive(p)) info.ownerCounts.set(uid, (info.ownerCounts.get(uid) ?? 0) + 1);
+    }
+  }
+  return info.ownerCounts.get(owner) ?? 0;
 }
 
 /**
