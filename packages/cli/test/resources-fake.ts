@@ -242,7 +242,7 @@ export class FakeResources {
           const fields = req.field_selector ? parseFieldSelector(req.field_selector, kind) : undefined;
           matches = (obj) => (!labels || labels.matches(obj.metadata.labels)) && (!fields || fields.matches(obj));
         } catch (err) {
-          stream.destroy(Object.assign(new Error((err as Error).message), toStatus(err)));
+          stream.emit('error', toStatus(err));
           return;
         }
         const w: Watcher = { kind, namespace: req.namespace ?? '', matches, stream };
@@ -326,7 +326,7 @@ export class FakeKubelet {
     const source = r.previous ? this.previousLogs : this.logs;
     const text = source.get(key);
     if (text === undefined) {
-      stream.destroy(Object.assign(new Error(`no log for ${key}`), { code: grpc.status.NOT_FOUND, details: `container ${JSON.stringify(r.container)} of pod ${r.namespace}/${r.pod} has no log on this node` }));
+      stream.emit('error', { code: grpc.status.NOT_FOUND, details: `container ${JSON.stringify(r.container)} of pod ${r.namespace}/${r.pod} has no log on this node` });
       return;
     }
     let out = text;

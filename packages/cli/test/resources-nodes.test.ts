@@ -180,6 +180,12 @@ describe('with graceless deletion', () => {
     expect((await cli.run([...server, 'logs', 'web-1', '-c', 'side'])).stdout).toBe('side log\n');
     expect(await cli.run([...server, 'logs', 'web-1', '-c', 'nope'])).toMatchObject({ code: 1, stderr: 'error: container nope is not valid for pod web-1\n' });
     expect(await cli.run([...server, 'logs', 'unbound'])).toMatchObject({ code: 1, stderr: 'error: pod "unbound" is not scheduled to a node yet: it has no logs\n' });
+    await fake.put(pod('nolog', { node: 'node1' }));
+    expect(await cli.run([...server, 'logs', 'nolog'])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `error: logs of pod default/nolog (container "app") from kubelet 127.0.0.1:${kubelet.port}: NOT_FOUND: container "app" of pod default/nolog has no log on this node\n`,
+    });
     expect(kubelet.requests.find((r) => r.has_tail)).toMatchObject({ namespace: 'default', pod: 'web-1', container: 'app', tail_lines: 2, follow: false });
 
     let out = '';
