@@ -150,6 +150,27 @@ describe('apply and create', () => {
     });
   });
 
+  it('a server-side rejection prints Error from server (Invalid) and exits 1', async () => {
+    const path = file('web.yaml', DEPLOYMENT);
+    await cli.run([...server, 'apply', '-f', path]);
+    // Valid on its own, but a Deployment's selector may not change: only the server can tell.
+    file('web.yaml', DEPLOYMENT.replace(/\{app: web\}/g, '{app: web2}'));
+    const r = await cli.run([...server, 'apply', '-f', path]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(new RegExp(`^Error from server \\(Invalid\\): error when applying ${JSON.stringify(path).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: Deployment "web" is invalid: .*spec\\.selector`));
+  });
+
+  it('-R reads nested directories; -f may repeat', async () => {
+    file('tree/top.yaml', SERVICE);
+    file('tree/sub/deploy.yml', DEPLOYMENT);
+    file('extra.json', JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cfg' }, data: { a: '1' } }));
+    expect((await cli.run([...server, 'apply', '-f', join(cli.home, 'tree')])).stdout).toBe('service/web created\n');
+    expect((await cli.run([...server, 'apply', '-R', '-f', join(cli.home, 'tree'), '-f', join(cli.home, 'extra.json')])).stdout).toBe(
+      'deployment.apps/web created\nservice/web unchanged\nconfigmap/cfg created\n',
+    );
+  });
+
   it('-o name and -o json print the applied objects', async () => {
     const path = file('svc.yaml', SERVICE);
     expect((await cli.run([...server, 'apply', '-f', path, '-o', 'name'])).stdout).toBe('service/web\n');
@@ -185,6 +206,15 @@ describe('get', () => {
     expect(one).toMatchObject({ kind: 'Pod', metadata: { name: 'web-1', labels: { app: 'web' } } });
     const list = YAML.parse((await cli.run([...server, 'get', 'pods', '-l', 'app=web', '-o', 'yaml'])).stdout);
     expect(list).toMatchObject({ apiVersion: 'v1', kind: 'List', items: [{ metadata: { name: 'web-1' } }, { metadata: { name: 'web-2' } }] });
+  });
+
+  it("the context's namespace is the default; -n overrides it", async () => {
+    await cli.run(['config', 'set-cluster', 'c', '--server', fake.address]);
+    await cli.run(['config', 'set-context', 'c', '--cluster', 'c', '--namespace', 'shop']);
+    await cli.run(['config', 'use-context', 'c']);
+    expect(await cli.run(['get', 'pods', '-o', 'name'])).toEqual({ code: 0, stdout: 'pod/cart-1\n', stderr: '' });
+    expect((await cli.run(['get', 'pods', '-n', 'default', '-l', 'app=db', '-o', 'name'])).stdout).toBe('pod/db-1\n');
+    expect(await cli.run(['get', 'deploy'])).toEqual({ code: 0, stdout: '', stderr: 'No resources found in shop namespace.\n' });
   });
 
   it('NotFound, unknown kinds, and empty lists', async () => {
