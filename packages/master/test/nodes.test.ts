@@ -262,4 +262,24 @@ describe('heartbeat', () => {
     await registrar.heartbeat('node1', credential);
     expect(heartbeats.lastHeard('node1')).toBeDefined();
   });
+
+  it('credentials of deleted nodes are swept after a minimum age; the name can then be joined afresh', async () => {
+    const { tokens, registrar, store, backend, advanceWall } = setup();
+    const credentials = new NodeCredentials(backend, () => T0 + 120_000);
+    const { token } = await tokens.create();
+    const { credential: old } = await registrar.join(token, JSON.stringify(agentNode('node1')), '');
+    await registrar.join(token, JSON.stringify(agentNode('node2')), '');
+    await store.delete('Node', undefined, 'node1');
+    // Too young: nothing goes.
+    expect(await new NodeCredentials(backend, () => T0 + 1000).sweepOrphans(new Set(['node2']), 60_000)).toBe(0);
+    expect(await credentials.sweepOrphans(new Set(['node2']), 60_000)).toBe(1);
+    expect(backend.range(CREDENTIALS_PREFIX + 'node1').kvs).toHaveLength(0);
+    expect(backend.range(CREDENTIALS_PREFIX + 'node2').kvs).toHaveLength(1);
+    // Another agent takes the free name; the old credential no longer works.
+    advanceWall(1000);
+    const fresh = await registrar.join(token, JSON.stringify(agentNode('node1')), '');
+    expect(fresh.credential).not.toBe(old);
+    expect(await rejection(registrar.heartbeat('node1', old))).toBeInstanceOf(NodeAuthError);
+    await registrar.heartbeat('node1', fresh.credential);
+  });
 });

@@ -46,7 +46,7 @@ export interface ControllerLoopOptions {
   requestTimeoutMs?: number;
   /** Called once per confirmed leadership, before the first pass (e.g. the bootstrap join token). */
   onLeading?: () => Promise<void>;
-  /** Deletes Events older than the store's TTL; called at most every `sweepEveryMs`. */
+  /** Leader housekeeping (old Events, credentials of deleted nodes); called at most every `sweepEveryMs`. */
   sweepEvents?: (nowMs: number) => Promise<unknown>;
   sweepEveryMs?: number;
 }

@@ -19,8 +19,8 @@ interface StoredCredential {
 }
 
 export class NodeCredentials {
-  /** node -> sha256 of its credential, as last read from the store. */
-  private readonly cache = new Map<string, string>();
+  /** node -> the stored hash and the mod revision it was read at (re-read only when the key changed). */
+  private readonly cache = new Map<string, { modRevision: number; secretSha256: string }>();
 
   constructor(
     private readonly backend: NodeStateBackend,
@@ -28,24 +28,18 @@ export class NodeCredentials {
   ) {}
 
   /**
-   * Whether `credential` is the one registered for `node`. The hash is cached; the
-   * store is read on a miss or a mismatch, linearizably when the local copy does not
-   * agree (a follower may not have applied a fresh join yet).
+   * Whether `credential` is the one registered for `node`. Reads the locally applied
+   * key (cheap; the decoded hash is cached per mod revision), and linearizably when the
+   * local copy does not agree (a follower may not have applied a fresh join yet).
    */
   async check(node: string, credential: string): Promise<CredentialCheck> {
     const digest = sha256Hex(credential);
-    const cached = this.cache.get(node);
-    if (cached !== undefined && credential !== '' && sameDigest(digest, cached)) return 'ok';
     let stored = this.read(node);
     if (stored === undefined || !sameDigest(digest, stored)) {
       await this.backend.linearizableRead();
       stored = this.read(node);
     }
-    if (stored === undefined) {
-      this.cache.delete(node);
-      return 'unregistered';
-    }
-    this.cache.set(node, stored);
+    if (stored === undefined) return 'unregistered';
     return credential !== '' && sameDigest(digest, stored) ? 'ok' : 'mismatch';
   }
 
@@ -55,24 +49,49 @@ export class NodeCredentials {
     const value: StoredCredential = { secretSha256: sha256Hex(secret), created: new Date(this.now()).toISOString() };
     const key = CREDENTIALS_PREFIX + node;
     const outcome = await this.backend.txn([{ key, target: 'createRevision', result: '=', revision: 0 }], [{ put: { key, value: JSON.stringify(value) } }]);
-    if (!outcome.succeeded) return undefined;
-    this.cache.set(node, value.secretSha256);
-    return secret;
+    return outcome.succeeded ? secret : undefined;
   }
 
   /** Undoes `claim` (the join failed after it): deletes the credential only if it is still `secret`'s. */
   async release(node: string, secret: string): Promise<void> {
     const key = CREDENTIALS_PREFIX + node;
     const kv = this.backend.range(key).kvs[0];
-    this.cache.delete(node);
     if (!kv || !sameDigest(decode(kv.value, key).secretSha256, sha256Hex(secret))) return;
     await this.backend.txn([{ key, target: 'modRevision', result: '=', revision: kv.modRevision }], [{ deleteRange: { key } }]);
+  }
+
+  /**
+   * Deletes the credentials of nodes whose Node object is gone (an admin deleted it),
+   * as k3s deletes a removed node's password secret: the name is free to join again.
+   * Only credentials older than `minAgeMs` go, so a join between its credential and its
+   * Node write is never undone. Returns how many were deleted.
+   */
+  async sweepOrphans(liveNodes: ReadonlySet<string>, minAgeMs: number): Promise<number> {
+    await this.backend.linearizableRead();
+    let deleted = 0;
+    for (const kv of this.backend.range(CREDENTIALS_PREFIX, { prefix: true }).kvs) {
+      const node = kv.key.slice(CREDENTIALS_PREFIX.length);
+      if (liveNodes.has(node)) continue;
+      const created = Date.parse(decode(kv.value, kv.key).created);
+      if (!(this.now() - created >= minAgeMs)) continue;
+      const r = await this.backend.txn([{ key: kv.key, target: 'modRevision', result: '=', revision: kv.modRevision }], [{ deleteRange: { key: kv.key } }]);
+      if (r.succeeded) deleted++;
+    }
+    return deleted;
   }
 
   private read(node: string): string | undefined {
     const key = CREDENTIALS_PREFIX + node;
     const kv = this.backend.range(key).kvs[0];
-    return kv ? decode(kv.value, key).secretSha256 : undefined;
+    if (!kv) {
+      this.cache.delete(node);
+      return undefined;
+    }
+    const cached = this.cache.get(node);
+    if (cached && cached.modRevision === kv.modRevision) return cached.secretSha256;
+    const secretSha256 = decode(kv.value, key).secretSha256;
+    this.cache.set(node, { modRevision: kv.modRevision, secretSha256 });
+    return secretSha256;
   }
 }
 

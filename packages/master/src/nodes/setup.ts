@@ -18,6 +18,9 @@ import { NodeRegistrar } from './registrar.js';
 import { nodesServiceHandlers, tokensServiceHandlers } from './services.js';
 import { TokenRegistry } from './tokens.js';
 
+/** A credential without a Node is deleted only after this long (a join in progress writes its Node within a request timeout). */
+const CREDENTIAL_MIN_AGE_MS = 60_000;
+
 export interface NodeServicesOptions {
   host: RaftHost;
   server: grpc.Server;
@@ -65,7 +68,11 @@ export function setUpNodeServices(o: NodeServicesOptions): NodeServices {
     logger: log,
     requestTimeoutMs: o.requestTimeoutMs,
     onLeading: () => ensureBootstrapToken({ tokens, joinToken: o.joinToken, dataDir: o.dataDir, logger: log }),
-    sweepEvents: store.sweep ? (nowMs) => store.sweep!(nowMs) : undefined,
+    sweepEvents: async (nowMs) => {
+      if (store.sweep) await store.sweep(nowMs);
+      const nodes = await store.list('Node');
+      await credentials.sweepOrphans(new Set(nodes.map((n) => n.metadata.name ?? '')), CREDENTIAL_MIN_AGE_MS);
+    },
     sweepEveryMs: 10_000,
   });
   return {
