@@ -1,15 +1,15 @@
 // NodesClient and TokensClient over proto/agent.proto's Nodes and Tokens services.
 import * as grpc from '@grpc/grpc-js';
-import { ApiError, type Node } from '@bramble/api';
+import type { Node } from '@bramble/api';
 import { serviceClient } from '@bramble/transport';
 import { unary, type CallContext, type Caller } from './call.js';
 import type { Connection } from './endpoints.js';
 import { isServiceError } from './errors.js';
+import { apiErrorFromStatus } from './resources.js';
 import type { JoinResult, NodesApi, TokenInfo, TokensApi } from './resources-types.js';
 import type { Wire } from './wire.js';
 
 const AGENT_PROTO = 'agent.proto';
-const API_ERROR_TRAILER = 'bramble-api-error-bin';
 
 let nodesCtor: grpc.ServiceClientConstructor | undefined;
 let tokensCtor: grpc.ServiceClientConstructor | undefined;
@@ -28,34 +28,15 @@ function serviceOn(conn: Connection, which: 'Nodes' | 'Tokens'): grpc.Client {
   return client;
 }
 
-/**
- * The ApiError a master sent in its `bramble-api-error-bin` trailer, if any. Unavailable
- * errors stay gRPC errors, so the client's failover handles them.
- */
-function apiErrorOf(err: grpc.ServiceError): ApiError | undefined {
-  if (err.code === grpc.status.UNAVAILABLE) return undefined;
-  const raw = err.metadata?.get(API_ERROR_TRAILER)?.[0];
-  if (raw === undefined) return undefined;
-  try {
-    const e = JSON.parse(Buffer.isBuffer(raw) ? raw.toString('utf8') : String(raw)) as {
-      code: ApiError['code'];
-      message: string;
-      kind?: string;
-      name?: string;
-      fieldErrors?: ApiError['fieldErrors'];
-    };
-    return new ApiError(e.code, e.message, { fieldErrors: e.fieldErrors ?? [], kind: e.kind, name: e.name });
-  } catch {
-    return undefined;
-  }
-}
+/** Failures the caller's failover handles stay gRPC errors (as for the Resources service). */
+const TRANSPORT_CODES = new Set<number>([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED, grpc.status.CANCELLED]);
 
 async function call<T>(conn: CallContext, which: 'Nodes' | 'Tokens', method: string, request: object): Promise<T> {
   try {
     return await unary<T>(serviceOn(conn.conn, which), method, request, conn);
   } catch (err) {
-    if (isServiceError(err)) {
-      const api = apiErrorOf(err);
+    if (isServiceError(err) && !TRANSPORT_CODES.has(err.code)) {
+      const api = apiErrorFromStatus(err);
       if (api) throw api;
     }
     throw err;
