@@ -9,8 +9,7 @@ export function kubeletEndpoint(node: Node): string {
   const addresses = node.status?.addresses ?? [];
   const ip = addresses.find((a) => a.type === 'InternalIP')?.address ?? addresses.find((a) => a.type === 'Hostname')?.address;
   if (!ip) throw new CliError(`node ${JSON.stringify(name)} has no InternalIP in status.addresses: cannot reach its kubelet`);
-  const status = node.status as { daemonEndpoints?: { kubeletEndpoint?: { Port?: number } } } | undefined;
-  const port = status?.daemonEndpoints?.kubeletEndpoint?.Port;
+  const port = node.status?.daemonEndpoints?.kubeletEndpoint?.Port;
   if (!port) throw new CliError(`node ${JSON.stringify(name)} publishes no kubelet port (status.daemonEndpoints.kubeletEndpoint.Port): cannot reach its kubelet`);
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
