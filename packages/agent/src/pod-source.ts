@@ -101,6 +101,8 @@ export class PodSource {
       if (isExpired(err)) {
         this.o.logger.info({ resourceVersion, err: errorMessage(err) }, 'pod watch expired, re-listing');
         resourceVersion = undefined;
+        // Expired again before a single event: do not spin list -> watch -> Gone.
+        if (!delivered) await sleep(backoff.next(), signal);
         continue;
       }
       await failed('watching pods', err ?? new Error('watch ended'));

@@ -97,7 +97,7 @@ export class FakeResources implements ResourcesApi {
 
   /** End every watch with Gone and refuse to resume from before now. */
   expireWatches(): void {
-    this.compactedRev = this.rev + 1;
+    this.compactedRev = this.rev;
     for (const w of [...this.watches]) w.finish(new ApiError('Gone', 'too old resource version: expired, re-list'));
   }
 
