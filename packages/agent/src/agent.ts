@@ -37,6 +37,7 @@ export interface Agent {
   /** `host:port` of /healthz and /metrics, when serving them. */
   readonly httpAddress: string | undefined;
   readonly credential: string;
+  readonly runtime: PodRuntime;
   readonly pods: PodManager;
   readonly podSource: PodSource;
   readonly metrics: AgentMetrics;
@@ -130,6 +131,7 @@ export async function startAgent(options: AgentOptions, deps: AgentDeps = {}): P
       get credential() {
         return registration.credential;
       },
+      runtime,
       pods,
       podSource,
       metrics,

@@ -11,13 +11,6 @@ export interface MasterApis {
   close(): void;
 }
 
-/** BrambleClient gains `resources`/`nodes` with the resource API work; until then, say so clearly. */
-function apisOf(client: BrambleClient): { resources: ResourcesApi; nodes: NodesApi } {
-  const c = client as unknown as { resources?: ResourcesApi; nodes?: NodesApi };
-  if (!c.resources || !c.nodes) throw new Error('@bramble/client: BrambleClient has no resources/nodes API in this build');
-  return { resources: c.resources, nodes: c.nodes };
-}
-
 export function connectMasters(masters: string[], heartbeatIntervalMs: number, logger: Logger): MasterApis {
   const clientLogger = { debug: (o: object, m?: string) => logger.debug(o, m), warn: (o: object, m?: string) => logger.debug(o, m) };
   const main = new BrambleClient({ endpoints: masters, logger: clientLogger });
@@ -27,11 +20,10 @@ export function connectMasters(masters: string[], heartbeatIntervalMs: number, l
     master,
     client: new BrambleClient({ endpoints: [master], requestTimeoutMs: timeoutMs, dialTimeoutMs: timeoutMs, retries: { maxAttempts: 1 }, logger: clientLogger }),
   }));
-  const { resources, nodes } = apisOf(main);
   return {
-    resources,
-    nodes,
-    heartbeatTargets: perMaster.map(({ master, client }) => ({ master, nodes: apisOf(client).nodes })),
+    resources: main.resources,
+    nodes: main.nodes,
+    heartbeatTargets: perMaster.map(({ master, client }) => ({ master, nodes: client.nodes })),
     close() {
       main.close();
       for (const { client } of perMaster) client.close();
