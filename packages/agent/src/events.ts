@@ -43,7 +43,7 @@ export class EventRecorder {
       })
       .catch((err) => {
         this.metrics.eventsDropped.inc();
-        this.logger.debug({ pod: pod.metadata.name, node: this.nodeName, reason, err: errorMessage(err) }, 'recording an event failed');
+        this.logger.debug({ pod: pod.metadata.name, reason, err: errorMessage(err) }, 'recording an event failed');
       })
       .finally(() => {
         this.inFlight--;

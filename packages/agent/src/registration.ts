@@ -45,11 +45,12 @@ export class Registration {
   async join(signal?: AbortSignal): Promise<boolean> {
     this.credentialValue = await readCredential(this.o.dataDir);
     const backoff = new Backoff({ initialMs: this.o.retryInitialMs ?? 200, maxMs: this.o.retryMaxMs ?? 5_000, random: Math.random });
+    const rejoin = this.credentialValue !== '';
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) return false;
       try {
         await this.attempt();
-        this.o.logger.info({ node: this.o.node.metadata.name, attempt, rejoin: this.credentialValue !== '' }, 'joined the cluster');
+        this.o.logger.info({ attempt, withCredential: rejoin }, 'joined the cluster');
         return true;
       } catch (err) {
         if (!isTransient(err)) throw new JoinRejectedError(err);
@@ -63,9 +64,9 @@ export class Registration {
   /** One rejoin at a time (a master said it does not know the node); failures are logged, the next heartbeat tries again. */
   rejoin(reason: string): Promise<void> {
     if (!this.rejoining) {
-      this.o.logger.warn({ node: this.o.node.metadata.name, reason }, 'rejoining the cluster');
+      this.o.logger.warn({ reason }, 'rejoining the cluster');
       this.rejoining = this.attempt()
-        .then(() => this.o.logger.info({ node: this.o.node.metadata.name }, 'rejoined the cluster'))
+        .then(() => this.o.logger.info({}, 'rejoined the cluster'))
         .catch((err) => this.o.logger.error({ err: errorMessage(err) }, 'rejoin failed'))
         .finally(() => {
           this.rejoining = undefined;

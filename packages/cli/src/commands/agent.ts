@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { CliError, UsageError } from '../errors.js';
 import { durationMsArg, nonNegativeIntArg, positiveIntArg } from './args.js';
 
@@ -12,13 +12,13 @@ export function registerAgentCommand(program: Command): void {
     .requiredOption('--masters <host:port,...>', 'masters to join and talk to')
     .requiredOption('--join-token <token>', 'join token (bramble token create)')
     .requiredOption('--data-dir <dir>', 'node credential, runtime state and pod logs')
-    .option('--labels <k=v,...>', 'extra node labels', '')
+    .option('--labels <k=v,...>', 'extra node labels')
     .option('--cpu <quantity>', 'CPU capacity (default 4, a Raspberry Pi 4)')
     .option('--memory <quantity>', 'memory capacity (default 4Gi)')
     .option('--max-pods <n>', 'pods capacity (default 110)', positiveIntArg)
     .option('--port <port>', 'Kubelet gRPC port on --address (0 = any free port)', nonNegativeIntArg, 10250)
-    .option('--http <host:port>', 'serve /healthz and /metrics here', '')
-    .option('--heartbeat-interval <duration>', 'heartbeat period to every master', durationMsArg, 1_000)
+    .option('--http <host:port>', 'serve /healthz and /metrics here')
+    .addOption(new Option('--heartbeat-interval <duration>', 'heartbeat period to every master').argParser(durationMsArg).default(1_000, '1s'))
     .option('--log-level <level>', 'trace|debug|info|warn|error', 'info')
     .action(async (o) => {
       // Loaded here, so other commands do not pay for the agent's modules.
@@ -31,7 +31,7 @@ export function registerAgentCommand(program: Command): void {
           masters: String(o.masters).split(',').map((s) => s.trim()).filter(Boolean),
           joinToken: o.joinToken,
           dataDir: o.dataDir,
-          labels: parseLabels(o.labels),
+          labels: parseLabels(o.labels ?? ''),
           cpu: o.cpu,
           memory: o.memory,
           maxPods: o.maxPods,
