@@ -62,6 +62,7 @@ async function main(): Promise<void> {
     const api = cluster.resources();
     const seenCreated = new Map<string, number>();
     const seenRunning = new Map<string, number>();
+    const seenBound = new Map<string, number>();
     const list = await api.list('Pod', { namespace: 'default', labelSelector: 'app=bench' });
     const watch = api.watch('Pod', { namespace: 'default', labelSelector: 'app=bench', resourceVersion: list.resourceVersion }, (event) => {
       const pod = event.object as Pod;
@@ -69,6 +70,7 @@ async function main(): Promise<void> {
       if (!uid || event.type === 'BOOKMARK') return;
       const now = performance.now();
       if (!seenCreated.has(uid)) seenCreated.set(uid, now);
+      if (pod.spec.nodeName && !seenBound.has(uid)) seenBound.set(uid, now);
       if (pod.status?.phase === 'Running' && !seenRunning.has(uid)) seenRunning.set(uid, now);
     });
     const t0 = performance.now();
@@ -79,6 +81,10 @@ async function main(): Promise<void> {
     const allRunningMs = Math.max(...seenRunning.values()) - t0;
     const firstRunningMs = Math.min(...seenRunning.values()) - t0;
     const startup = [...seenRunning].map(([uid, t]) => t - seenCreated.get(uid)!).sort((a, b) => a - b);
+    // Where the time goes: created -> bound (controllers) and bound -> Running (agents).
+    const toBind = [...seenBound].map(([uid, t]) => t - seenCreated.get(uid)!).sort((a, b) => a - b);
+    const toRun = [...seenRunning].map(([uid, t]) => t - (seenBound.get(uid) ?? seenCreated.get(uid)!)).sort((a, b) => a - b);
+    const lastCreatedMs = Math.max(...seenCreated.values()) - t0;
     watch.close();
 
     const perNode = new Map<string, number>();
@@ -99,6 +105,11 @@ async function main(): Promise<void> {
       startup_p50_ms: Math.round(percentile(startup, 0.5)),
       startup_p99_ms: Math.round(percentile(startup, 0.99)),
       startup_max_ms: Math.round(startup[startup.length - 1]),
+      last_created_ms: Math.round(lastCreatedMs),
+      bind_p50_ms: Math.round(percentile(toBind, 0.5)),
+      bind_p99_ms: Math.round(percentile(toBind, 0.99)),
+      run_after_bind_p50_ms: Math.round(percentile(toRun, 0.5)),
+      run_after_bind_p99_ms: Math.round(percentile(toRun, 0.99)),
       pods_per_node_min: Math.min(...perNode.values()),
       pods_per_node_max: Math.max(...perNode.values()),
       agent_rss_idle_median_mb: percentile(agentRss, 0.5),

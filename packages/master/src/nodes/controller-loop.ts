@@ -10,8 +10,13 @@
  * Passes: as soon as the previous one finished if the store revision moved since it
  * started (a burst of changes coalesces into one pass), else every `idlePassMs`
  * (node grace periods need time-based passes).
+ *
+ * Two lanes run side by side, each with its own passes: the scheduler, and every other
+ * controller. Like kube-scheduler beside kube-controller-manager, the scheduler then binds
+ * the first pods of a large ReplicaSet while the rest are still being created, instead of
+ * waiting for the whole creation pass (pod startup latency, not just throughput).
  */
-import { ControllerManager, ControllerReport, type ControllerClient, type PassResult } from '@bramble/controllers';
+import { ALL_CONTROLLERS, ControllerManager, ControllerReport, type ControllerClient, type ControllerName, type PassResult } from '@bramble/controllers';
 import type { Logger } from 'pino';
 import type { RaftHost } from '../raft-host.js';
 import { ControllerMetrics } from './controller-metrics.js';
@@ -51,30 +56,52 @@ export interface ControllerLoopOptions {
   sweepEveryMs?: number;
 }
 
+/** One ControllerManager with its own pass schedule. */
+interface Lane {
+  name: string;
+  manager: ControllerManager;
+  running: boolean;
+  passInFlight: Promise<void> | undefined;
+  lastPassStartMs: number;
+  lastPassRevision: number;
+}
+
+const LANES: ReadonlyArray<{ name: string; controllers: readonly ControllerName[] }> = [
+  { name: 'controllers', controllers: ALL_CONTROLLERS.filter((c) => c !== 'scheduler') },
+  { name: 'scheduler', controllers: ['scheduler'] },
+];
+
 export class ControllerLoop {
+  /** The lane running node lifecycle, GC, deployments, replica sets and daemon sets. */
   readonly manager: ControllerManager;
   readonly metrics: ControllerMetrics;
+  private readonly lanes: Lane[];
   private readonly idlePassMs: number;
   private readonly errorLog = new RateLimiter(ERROR_LOG_WINDOW_MS);
   private timer: NodeJS.Timeout | undefined;
-  private running = false;
   private stopped = false;
   private confirming = false;
-  private passInFlight: Promise<void> | undefined;
-  private lastPassStartMs = -Infinity;
-  private lastPassRevision = -1;
   private lastSweepMs = -Infinity;
   private readonly onLeaderEvent = (): void => this.leadershipChanged();
 
   constructor(private readonly o: ControllerLoopOptions) {
     this.idlePassMs = o.idlePassMs ?? DEFAULT_IDLE_PASS_MS;
     this.metrics = new ControllerMetrics(o.registry);
-    this.manager = new ControllerManager(o.client, {
-      heartbeats: (node) => o.heartbeats.lastHeard(node),
-      random: Math.random,
-      nodeGraceMs: o.nodeGraceMs,
-      podEvictionTimeoutMs: o.podEvictionTimeoutMs,
-    });
+    this.lanes = LANES.map(({ name, controllers }) => ({
+      name,
+      manager: new ControllerManager(o.client, {
+        heartbeats: (node) => o.heartbeats.lastHeard(node),
+        random: Math.random,
+        nodeGraceMs: o.nodeGraceMs,
+        podEvictionTimeoutMs: o.podEvictionTimeoutMs,
+        controllers,
+      }),
+      running: false,
+      passInFlight: undefined,
+      lastPassStartMs: -Infinity,
+      lastPassRevision: -1,
+    }));
+    this.manager = this.lanes[0].manager;
   }
 
   /** True while the controllers run here (confirmed leader). */
@@ -84,7 +111,7 @@ export class ControllerLoop {
 
   /** True while a pass is in flight (it may still be finishing after leadership was lost). */
   get busy(): boolean {
-    return this.running;
+    return this.lanes.some((lane) => lane.running);
   }
 
   start(): void {
@@ -103,16 +130,17 @@ export class ControllerLoop {
     this.o.host.off('leader', this.onLeaderEvent);
     if (this.timer) clearInterval(this.timer);
     this.setLeader(false);
-    const pass = this.passInFlight;
-    if (!pass) return;
+    const passes = this.lanes.flatMap((lane) => (lane.passInFlight ? [lane.passInFlight] : []));
+    if (passes.length === 0) return;
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([pass, new Promise<void>((r) => (timer = setTimeout(r, STOP_WAIT_MS)))]);
+    await Promise.race([Promise.all(passes), new Promise<void>((r) => (timer = setTimeout(r, STOP_WAIT_MS)))]);
     clearTimeout(timer);
   }
 
   private setLeader(leader: boolean): void {
     if (leader === this.manager.isLeader()) return;
-    this.manager.onLeadershipChange(leader, this.o.now());
+    const now = this.o.now();
+    for (const lane of this.lanes) lane.manager.onLeadershipChange(leader, now);
     this.metrics.active.set(leader ? 1 : 0);
     this.o.logger.info({ member: this.o.host.name, term: this.o.host.basicStatus().term }, leader ? 'controllers started (leader)' : 'controllers stopped (not the leader)');
   }
@@ -158,35 +186,40 @@ export class ControllerLoop {
   }
 
   private maybePass(): void {
-    if (this.running || this.stopped || !this.manager.isLeader()) return;
+    for (const lane of this.lanes) this.maybeLanePass(lane);
+  }
+
+  private maybeLanePass(lane: Lane): void {
+    if (lane.running || this.stopped || !lane.manager.isLeader()) return;
     const now = this.o.now();
-    const moved = this.o.host.sm.kv.revision !== this.lastPassRevision;
-    if (!moved && now - this.lastPassStartMs < this.idlePassMs) return;
-    this.running = true;
-    this.passInFlight = this.runPass(now).finally(() => {
-      this.running = false;
-      this.passInFlight = undefined;
+    const moved = this.o.host.sm.kv.revision !== lane.lastPassRevision;
+    if (!moved && now - lane.lastPassStartMs < this.idlePassMs) return;
+    lane.running = true;
+    lane.passInFlight = this.runPass(lane, now).finally(() => {
+      lane.running = false;
+      lane.passInFlight = undefined;
       // The store moved while the pass ran (its own writes included): go again at once.
-      if (this.o.host.sm.kv.revision !== this.lastPassRevision) setImmediate(() => this.maybePass());
+      if (this.o.host.sm.kv.revision !== lane.lastPassRevision) setImmediate(() => this.maybeLanePass(lane));
     });
   }
 
-  private async runPass(now: number): Promise<void> {
-    this.lastPassStartMs = now;
-    this.lastPassRevision = this.o.host.sm.kv.revision;
+  private async runPass(lane: Lane, now: number): Promise<void> {
+    lane.lastPassStartMs = now;
+    lane.lastPassRevision = this.o.host.sm.kv.revision;
     const stopTimer = this.metrics.passDuration.startTimer();
     let result: PassResult | undefined;
     try {
-      result = await this.manager.tick(now);
+      result = await lane.manager.tick(now);
     } catch (err) {
       this.metrics.passes.inc({ result: 'failed' });
-      this.logError('<pass>', '<pass>', err instanceof Error ? err.message : String(err), now);
+      this.logError('<pass>', `<${lane.name} pass>`, err instanceof Error ? err.message : String(err), now);
       return;
     }
     stopTimer();
     if (!result) return;
     this.metrics.passes.inc({ result: result.completed ? 'completed' : 'interrupted' });
     for (const report of result.reports) this.account(report, now);
+    if (lane !== this.lanes[0]) return;
     this.o.heartbeats.prune(HEARTBEAT_RETENTION_MS);
     await this.maybeSweep(now);
   }
