@@ -216,7 +216,15 @@ export class PodManager {
       this.configFailed(s, err);
       return;
     }
-    this.o.runtime.syncPod({ pod, resolvedEnv });
+    try {
+      this.o.runtime.syncPod({ pod, resolvedEnv });
+    } catch (err) {
+      // The runtime refuses this spec (or is closing): retrying the same spec cannot help.
+      s.syncedSpec = specKey;
+      this.o.logger.error({ pod: podRef(pod), err: errorMessage(err) }, 'runtime refused the pod');
+      this.o.events.record(pod, 'Warning', 'FailedSync', `Error: ${errorMessage(err)}`);
+      return;
+    }
     s.syncedSpec = specKey;
     s.configRetryMs = undefined;
     if (s.configError !== undefined) {

@@ -1,7 +1,7 @@
 // The pods bound to this node, from the API: list, then watch from the list's revision;
 // a broken watch resumes from the last revision seen; an expired one (Gone) re-lists.
 import { isApiError, type Pod } from '@bramble/api';
-import { isBrambleError, type ResourcesApi, type ResourceWatchHandle } from '@bramble/client';
+import { isBrambleError, type ResourcesApi, type ResourceWatchEvent, type ResourceWatchHandle } from '@bramble/client';
 import { Backoff } from '@bramble/transport';
 import type { Logger } from 'pino';
 import { errorMessage } from './errors.js';
@@ -82,7 +82,7 @@ export class PodSource {
         }
       }
       let delivered = false;
-      const handle = this.o.resources.watch('Pod', { fieldSelector: this.fieldSelector, resourceVersion }, (event) => {
+      const onEvent = (event: ResourceWatchEvent<Pod>): void => {
         if (signal.aborted) return;
         const pod = event.object;
         if (pod.metadata?.resourceVersion) resourceVersion = pod.metadata.resourceVersion;
@@ -93,7 +93,14 @@ export class PodSource {
         }
         if (event.type === 'ADDED' || event.type === 'MODIFIED') this.o.sink.upsert(pod);
         else if (event.type === 'DELETED') this.o.sink.remove(pod);
-      });
+      };
+      let handle: ResourceWatchHandle;
+      try {
+        handle = this.o.resources.watch('Pod', { fieldSelector: this.fieldSelector, resourceVersion }, onEvent);
+      } catch (err) {
+        await failed('watching pods', err); // e.g. the client is closing
+        continue;
+      }
       this.handle = handle;
       const err = await handle.done;
       this.handle = undefined;

@@ -249,6 +249,16 @@ describe('agent pods', () => {
     await running(h, 'adopted');
   });
 
+  it('records FailedSync when the runtime refuses a pod, and keeps running the others', async () => {
+    const h = await harness();
+    await h.start();
+    h.runtime.refuse.add('bad');
+    const bad = h.resources.put(boundPod('bad', 'node1'));
+    await waitFor('a FailedSync event', () => h.resources.events.find((e) => e.reason === 'FailedSync' && e.involvedObject.uid === bad.metadata.uid));
+    h.resources.put(boundPod('good', 'node1'));
+    await running(h, 'good');
+  });
+
   it('stops without killing pods', async () => {
     const h = await harness();
     const agent = await h.start();

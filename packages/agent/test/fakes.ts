@@ -287,8 +287,12 @@ export class FakeRuntime implements PodRuntime {
     };
   }
 
+  /** Pods (by name) syncPod refuses, as a runtime refuses a spec it cannot run. */
+  readonly refuse = new Set<string>();
+
   syncPod(spec: PodSpecToRun): void {
     if (this.closed) throw new Error('fake runtime: syncPod after close');
+    if (this.refuse.has(spec.pod.metadata.name ?? '')) throw new Error(`syncPod: pod ${spec.pod.metadata.name}: refused`);
     this.synced.push(deepClone(spec));
     const uid = spec.pod.metadata.uid ?? '';
     if (!this.statuses.has(uid)) {
