@@ -141,11 +141,6 @@ export class PodManager {
     return this.pods.size;
   }
 
-  /** Kills in progress (tests wait for them). */
-  get killsInFlight(): number {
-    return this.killing.size;
-  }
-
   stop(): void {
     this.stopped = true;
     this.abort.abort();
