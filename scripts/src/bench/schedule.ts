@@ -20,6 +20,8 @@ const { values } = parseArgs({
     'idle-seconds': { type: 'string', default: '15' },
     'timeout-seconds': { type: 'string', default: '120' },
     command: { type: 'string', default: 'sleep 3600' },
+    /** e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the masters. */
+    'master-node-args': { type: 'string', default: '' },
   },
 });
 
@@ -27,6 +29,17 @@ function rssMb(pid: number): number {
   try {
     const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
     return Math.round((kb / 1024) * 10) / 10;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in USER_HZ (100 on Linux)
   } catch {
     return 0;
   }
@@ -56,7 +69,8 @@ async function main(): Promise<void> {
   const nodes = Number(values.nodes);
   if (!(pods > 0) || !(nodes > 0) || nodes > 200) throw new Error('--pods > 0 and 0 < --nodes <= 200');
   const startedCluster = Date.now();
-  const cluster = await OrchestratorCluster.start({ masters: Number(values.masters), agents: nodes, logLevel: 'warn' });
+  const nodeArgs = values['master-node-args'] ? values['master-node-args'].split(' ').filter(Boolean) : undefined;
+  const cluster = await OrchestratorCluster.start({ masters: Number(values.masters), agents: nodes, logLevel: 'warn', nodeArgs });
   process.stderr.write(`cluster of ${values.masters} masters and ${nodes} agents up in ${Date.now() - startedCluster} ms\n`);
   try {
     const api = cluster.resources();
@@ -73,12 +87,17 @@ async function main(): Promise<void> {
       if (pod.spec.nodeName && !seenBound.has(uid)) seenBound.set(uid, now);
       if (pod.status?.phase === 'Running' && !seenRunning.has(uid)) seenRunning.set(uid, now);
     });
+    const agentPids = [...cluster.agents.values()].map((a) => a.proc!.pid!);
+    const masterPids = [...cluster.masters.members.values()].map((m) => m.proc!.pid!);
+    const sum = (pids: number[]): number => pids.reduce((total, pid) => total + cpuSeconds(pid), 0);
+    const cpuBefore = { agents: sum(agentPids), masters: sum(masterPids) };
     const t0 = performance.now();
     await api.apply(deployment(pods, values.command!.split(' ').filter(Boolean)));
     await waitFor(`${pods} pods Running`, () => seenRunning.size >= pods, Number(values['timeout-seconds']) * 1000, 20).catch((err: Error) => {
       throw new Error(`${err.message} (created ${seenCreated.size}, running ${seenRunning.size})`);
     });
     const allRunningMs = Math.max(...seenRunning.values()) - t0;
+    const cpuUsed = { agents: sum(agentPids) - cpuBefore.agents, masters: sum(masterPids) - cpuBefore.masters };
     const firstRunningMs = Math.min(...seenRunning.values()) - t0;
     const startup = [...seenRunning].map(([uid, t]) => t - seenCreated.get(uid)!).sort((a, b) => a - b);
     // Where the time goes: created -> bound (controllers) and bound -> Running (agents).
@@ -115,10 +134,14 @@ async function main(): Promise<void> {
       agent_rss_idle_median_mb: percentile(agentRss, 0.5),
       agent_rss_idle_max_mb: agentRss[agentRss.length - 1],
       master_rss_max_mb: masterRss[masterRss.length - 1],
+      cpu_s_agents: Math.round(cpuUsed.agents * 10) / 10,
+      cpu_s_masters: Math.round(cpuUsed.masters * 10) / 10,
     };
     console.log(JSON.stringify(result));
     printTable([result]);
   } finally {
+    // A profiled master writes its profile only when it exits normally.
+    if (nodeArgs) for (const name of cluster.masters.members.keys()) await cluster.masters.kill(name, 'SIGTERM');
     await cluster.destroy();
   }
 }
