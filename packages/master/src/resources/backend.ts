@@ -34,6 +34,12 @@ export interface ResourceBackend {
   readonly compactRevision: number;
   /** Resolves once everything committed before the call is applied locally. */
   linearizableRead(): Promise<void>;
+  /**
+   * True while this backend is the Raft leader (its proposals go straight into its own
+   * log). The store then skips the read barrier before a compare-and-set write: the
+   * compare settles any staleness of the local read. Absent = never.
+   */
+  readonly isLeader?: boolean;
   /** A txn through the log; resolves once it is applied locally. */
   txn(compare: Compare[], success: RequestOp[], failure?: RequestOp[]): Promise<TxnOutcome>;
   /** Changes under `prefix` from `fromRevision` (> compactRevision), with previous values. */
@@ -84,6 +90,11 @@ export class KvStoreBackend implements ResourceBackend {
     return this.kv.compactRevision;
   }
 
+  /** The only copy: always current. */
+  get isLeader(): boolean {
+    return true;
+  }
+
   range(key: string, opts: { prefix?: boolean } = {}): { kvs: KeyValue[]; revision: number } {
     return rangeOf(this.kv, key, opts.prefix ?? false);
   }
@@ -123,6 +134,10 @@ export class RaftBackend implements ResourceBackend {
 
   get compactRevision(): number {
     return this.kv.compactRevision;
+  }
+
+  get isLeader(): boolean {
+    return this.host.isLeader === true;
   }
 
   range(key: string, opts: { prefix?: boolean } = {}): { kvs: KeyValue[]; revision: number } {

@@ -36,6 +36,23 @@ function requestBytes(req: Wire): number {
   return n;
 }
 
+/**
+ * Watch events' JSON, once per object: the shared, frozen objects of a revision
+ * (watch.ts) go to every watch stream, so each is stringified once. Objects that
+ * are not frozen belong to one stream and are not cached.
+ */
+const eventJson = new WeakMap<Resource, string>();
+
+export function watchObjectJson(obj: Resource): string {
+  if (!Object.isFrozen(obj)) return JSON.stringify(obj);
+  let text = eventJson.get(obj);
+  if (text === undefined) {
+    text = JSON.stringify(obj);
+    eventJson.set(obj, text);
+  }
+  return text;
+}
+
 function optional(text: unknown): string | undefined {
   return typeof text === 'string' && text !== '' ? text : undefined;
 }
@@ -155,7 +172,7 @@ export class ResourcesService {
         },
         (event) => {
           if (ended) return;
-          call.write({ type: event.type, object_json: JSON.stringify(event.object) });
+          call.write({ type: event.type, object_json: watchObjectJson(event.object) });
           if (call.writableLength > this.maxWatchPendingEvents) {
             const last = event.object.metadata.resourceVersion ?? '';
             end(new ApiError('TooManyRequests', `slow watcher: more than ${this.maxWatchPendingEvents} events not yet sent; cut off, re-watch from resourceVersion ${last}`));

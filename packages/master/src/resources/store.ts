@@ -52,7 +52,7 @@ import {
 } from '@bramble/controllers';
 import type { Compare, RequestOp } from '@bramble/kv';
 import type { ResourceBackend } from './backend.js';
-import { decodeObject, encodeObject, withoutResourceVersion } from './codec.js';
+import { decodeObject, encodeObject, equalButResourceVersion, withoutResourceVersion } from './codec.js';
 import {
   STATUS_KINDS,
   alreadyExists,
@@ -114,6 +114,20 @@ export interface StoreWatch {
 
 type Mutation = { put: Resource } | { remove: true } | { keep: true };
 
+interface NamespaceState {
+  modRevision: number;
+  terminating: boolean;
+}
+
+/** Bound on ResourceStore.namespaces (cleared when reached). */
+const MAX_REMEMBERED_NAMESPACES = 1024;
+
+/** A read barrier waited for at most once per request (see writeBarrier). */
+interface WriteBarrier {
+  done: boolean;
+  run(): Promise<void>;
+}
+
 interface Current {
   obj: Resource;
   modRevision: number;
@@ -134,6 +148,8 @@ export class ResourceStore implements ControllerClient {
   private readonly maxAttempts: number;
   private readonly maxEvents: number;
   private readonly maxConcurrentWrites: number;
+  /** namespaceState's answers, by namespace key. */
+  private readonly namespaces = new Map<string, NamespaceState>();
 
   constructor(
     private readonly backend: ResourceBackend,
@@ -186,15 +202,15 @@ export class ResourceStore implements ControllerClient {
     const generated = !input.metadata?.name && Boolean(input.metadata?.generateName);
     let obj = this.prepareCreate(info, input);
     if (options.dryRun) return obj;
-    await this.backend.linearizableRead();
+    const barrier = await this.writeBarrier();
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
       const name = obj.metadata.name as string;
       const key = this.key(info, obj.metadata.namespace, name);
       const compares: Compare[] = [{ key, target: 'createRevision', result: '=', revision: 0 }];
-      if (info.namespaced) compares.push(await this.namespaceGuard(obj.metadata.namespace as string));
+      if (info.namespaced) compares.push(await this.namespaceGuard(obj.metadata.namespace as string, barrier));
       const value = encodeObject(obj, this.maxObjectBytes);
       const r = await this.backend.txn(compares, [{ put: { key, value } }]);
-      if (r.succeeded) return withRevision(obj, r.revision);
+      if (r.succeeded) return stampRevision(obj, r.revision); // obj is this call's own copy
       if (this.read(key) !== undefined) {
         if (!generated) throw alreadyExists(info.kind, name);
         obj = this.prepareCreate(info, input); // another random suffix
@@ -231,15 +247,20 @@ export class ResourceStore implements ControllerClient {
    * The compare that the namespace is still as checked: it exists and is not being
    * deleted. `default` is created on first need.
    */
-  private async namespaceGuard(namespace: string): Promise<Compare> {
+  private async namespaceGuard(namespace: string, barrier?: WriteBarrier): Promise<Compare> {
     const key = registryKey('Namespace', undefined, namespace);
-    let ns = this.read(key);
+    let ns = this.namespaceState(key);
+    if (barrier && !barrier.done && (ns === undefined || ns.terminating)) {
+      // A "no" read without the barrier may be stale: ask again once caught up.
+      await barrier.run();
+      ns = this.namespaceState(key);
+    }
     if (ns === undefined && namespace === DEFAULT_NAMESPACE_NAME) {
       await this.ensureDefaultNamespace();
-      ns = this.read(key);
+      ns = this.namespaceState(key);
     }
     if (ns === undefined) throw notFound('Namespace', namespace);
-    if (ns.obj.metadata.deletionTimestamp !== undefined) {
+    if (ns.terminating) {
       throw new ApiError(
         'Forbidden',
         `unable to create new content in namespace ${namespace} because it is being terminated`,
@@ -247,6 +268,22 @@ export class ResourceStore implements ControllerClient {
       );
     }
     return { key, target: 'modRevision', result: '=', revision: ns.modRevision };
+  }
+
+  /**
+   * A namespace's mod revision and whether it is Terminating, from the local state.
+   * Every namespaced create asks; the answer is remembered per version (a key's
+   * value at one mod revision never changes), so the namespace is decoded once.
+   */
+  private namespaceState(key: string): NamespaceState | undefined {
+    const kv = this.backend.range(key).kvs[0];
+    if (kv === undefined) return undefined;
+    const known = this.namespaces.get(key);
+    if (known !== undefined && known.modRevision === kv.modRevision) return known;
+    const state = { modRevision: kv.modRevision, terminating: decodeObject(kv).metadata.deletionTimestamp !== undefined };
+    if (this.namespaces.size >= MAX_REMEMBERED_NAMESPACES) this.namespaces.clear();
+    this.namespaces.set(key, state);
+    return state;
   }
 
   /** Creates the `default` namespace if it is missing (the leader calls this when it starts leading). */
@@ -660,6 +697,10 @@ export class ResourceStore implements ControllerClient {
    */
   private async mutate(info: KindInfo, namespace: string | undefined, name: string, fn: (cur: Current) => Mutation): Promise<MutationResult> {
     const key = this.key(info, namespace, name);
+    if (this.backend.isLeader === true) {
+      const r = await this.mutateOptimistically(info, key, fn);
+      if (r) return r;
+    }
     await this.backend.linearizableRead();
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
       const cur = this.read(key);
@@ -670,17 +711,59 @@ export class ResourceStore implements ControllerClient {
     throw staleConflict(info.kind, name);
   }
 
-  /** Writes one mutation of `cur`; undefined when the compare failed (someone else wrote first). */
-  private async commit(key: string, cur: Current, m: Mutation): Promise<MutationResult | undefined> {
+  /**
+   * One attempt on the leader's local state without the read barrier. Only a write
+   * whose compare-and-set succeeds is trusted (it proves the state read was current);
+   * anything else (not found, `fn` refusing, nothing to write, a lost race) returns
+   * undefined and is decided again after the barrier.
+   */
+  private async mutateOptimistically(info: KindInfo, key: string, fn: (cur: Current) => Mutation): Promise<MutationResult | undefined> {
+    const cur = this.read(key);
+    if (cur === undefined || cur.obj.kind !== info.kind) return undefined;
+    let m: Mutation;
+    let value: string | undefined;
+    try {
+      m = fn(cur);
+      if ('put' in m) value = encodeObject(m.put, this.maxObjectBytes);
+    } catch {
+      return undefined;
+    }
+    if ('keep' in m) return undefined;
+    return this.commit(key, cur, m, value);
+  }
+
+  /**
+   * Writes one mutation of `cur`; undefined when the compare failed (someone else wrote
+   * first). `value`: the put's stored form, when already encoded.
+   */
+  private async commit(key: string, cur: Current, m: Mutation, value?: string): Promise<MutationResult | undefined> {
     if ('keep' in m) return { obj: cur.obj, removed: false };
     const compare: Compare[] = [{ key, target: 'modRevision', result: '=', revision: cur.modRevision }];
+    // cur.obj and m.put are this call's own objects (fresh decodes and copies): stamped in place.
     if ('remove' in m) {
       const r = await this.backend.txn(compare, [{ deleteRange: { key } }]);
-      return r.succeeded ? { obj: withRevision(cur.obj, r.revision), removed: true } : undefined;
+      return r.succeeded ? { obj: stampRevision(cur.obj, r.revision), removed: true } : undefined;
     }
-    const ops: RequestOp[] = [{ put: { key, value: encodeObject(m.put, this.maxObjectBytes) } }];
+    const ops: RequestOp[] = [{ put: { key, value: value ?? encodeObject(m.put, this.maxObjectBytes) } }];
     const r = await this.backend.txn(compare, ops);
-    return r.succeeded ? { obj: withRevision(m.put, r.revision), removed: false } : undefined;
+    return r.succeeded ? { obj: stampRevision(m.put, r.revision), removed: false } : undefined;
+  }
+
+  /**
+   * The read barrier before a write: none on the leader until a local read says "no"
+   * (then `run` waits for it once); everywhere else, waited for now.
+   */
+  private async writeBarrier(): Promise<WriteBarrier> {
+    const barrier: WriteBarrier = {
+      done: false,
+      run: async () => {
+        if (barrier.done) return;
+        await this.backend.linearizableRead();
+        barrier.done = true;
+      },
+    };
+    if (this.backend.isLeader !== true) await barrier.run();
+    return barrier;
   }
 
   /** Runs `fn` over `items` with at most `maxConcurrentWrites` in flight; the first error wins after all settle. */
@@ -731,15 +814,15 @@ function parseRevision(text: string): number {
   return Number(text);
 }
 
-function withRevision<T extends Resource>(obj: T, revision: number): T {
-  const out = deepClone(obj);
-  out.metadata.resourceVersion = String(revision);
-  return out;
+/** Sets the resourceVersion of an object the caller owns (no copy) and returns it. */
+function stampRevision<T extends Resource>(obj: T, revision: number): T {
+  obj.metadata.resourceVersion = String(revision);
+  return obj;
 }
 
 /** Equal apart from the resourceVersion: writing it would change nothing. */
 function unchanged(stored: Resource, next: Resource): boolean {
-  return deepEqual(withoutResourceVersion(stored), withoutResourceVersion(next));
+  return equalButResourceVersion(stored, next);
 }
 
 function sortObjects<T extends Resource>(objects: T[]): T[] {

@@ -2,10 +2,13 @@
  * Key-value watch events turned into resource watch events, Kubernetes style:
  * with a selector, an object that stops matching is DELETED and one that starts
  * matching is ADDED; a deleted object carries the deletion's revision.
+ *
+ * Event objects are shared by every watcher of a revision and frozen (codec.ts
+ * decodeShared): consumers must not change them.
  */
 import { parseRegistryKey, type FieldSelector, type Resource, type Selector } from '@bramble/api';
 import type { WatchEvent } from '@bramble/kv';
-import { decodeObject } from './codec.js';
+import { decodeShared } from './codec.js';
 
 export type ResourceEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK';
 
@@ -34,14 +37,28 @@ export function bookmark(kind: string, apiVersion: string, revision: number): Re
   return { type: 'BOOKMARK', object: { kind, apiVersion, metadata: { resourceVersion: String(revision) } } as unknown as Resource };
 }
 
+/** Per deletion event: the previous object at the deletion's revision, shared by all watchers. */
+const deletedObjects = new WeakMap<WatchEvent, Resource>();
+
+function deletedObject(ev: WatchEvent, prev: Resource): Resource {
+  let obj = deletedObjects.get(ev);
+  if (obj === undefined) {
+    // A new top level and metadata; everything else is the (frozen) previous object's.
+    const metadata = Object.freeze({ ...prev.metadata, resourceVersion: String(ev.kv.modRevision) });
+    obj = Object.freeze({ ...prev, metadata }) as Resource;
+    deletedObjects.set(ev, obj);
+  }
+  return obj;
+}
+
 /** The resource events for one revision's key-value events. */
 export function translateEvents(events: WatchEvent[], filter: ObjectFilter): ResourceEvent[] {
   const out: ResourceEvent[] = [];
   for (const ev of events) {
-    const prev = ev.prevKv ? decodeObject(ev.prevKv) : undefined;
+    const prev = ev.prevKv ? decodeShared(ev.prevKv) : undefined;
     const prevMatches = prev !== undefined && matchesFilter(prev, filter);
     if (ev.type === 'put') {
-      const cur = decodeObject(ev.kv);
+      const cur = decodeShared(ev.kv);
       const curMatches = matchesFilter(cur, filter);
       if (curMatches) out.push({ type: prevMatches ? 'MODIFIED' : 'ADDED', object: cur });
       else if (prevMatches) out.push({ type: 'DELETED', object: cur });
@@ -49,7 +66,7 @@ export function translateEvents(events: WatchEvent[], filter: ObjectFilter): Res
     }
     const revision = String(ev.kv.modRevision);
     if (prev !== undefined) {
-      if (prevMatches) out.push({ type: 'DELETED', object: { ...prev, metadata: { ...prev.metadata, resourceVersion: revision } } });
+      if (prevMatches) out.push({ type: 'DELETED', object: deletedObject(ev, prev) });
       continue;
     }
     // The previous version is no longer in the history: say what we can, when no selector needs the object.
