@@ -1,5 +1,4 @@
 import { Option, type Command } from 'commander';
-import { DEFAULT_MASTER_OPTIONS, parsePeers, startMaster } from '@bramble/master';
 import type { Level } from 'pino';
 import { formatDurationMs, parseDurationMs } from '../duration.js';
 
@@ -19,6 +18,24 @@ function duration(flag: string) {
   };
 }
 
+/**
+ * The flag defaults shown in `--help`. A copy of @bramble/master's DEFAULT_MASTER_OPTIONS
+ * (test/lazy-load.test.ts checks they agree): importing the package for them would load the
+ * master's Raft, LevelDB and controller code into every `bramble` process, agents included.
+ */
+export const MASTER_FLAG_DEFAULTS = {
+  clusterId: 'bramble',
+  tickMs: 50,
+  electionTicks: 10,
+  heartbeatTicks: 1,
+  snapshotEntries: 10_000,
+  snapshotCatchUpEntries: 5_000,
+  maxRequestBytes: 1.5 * 1024 * 1024,
+  logLevel: 'info' as Level,
+  nodeGraceMs: 4000,
+  podEvictionTimeoutMs: 5000,
+};
+
 /** `bramble master`: run one master process (Raft member + KV + cluster API). */
 export function registerMasterCommand(program: Command): void {
   program
@@ -31,26 +48,28 @@ export function registerMasterCommand(program: Command): void {
     .option('--join <endpoints>', 'join a running cluster through these masters (host:port,...) instead of bootstrapping', '')
     .option('--http <host:port>', 'serve /healthz, /readyz and /metrics here', '')
     .option('--peer-dial <list>', 'dial members at other addresses than they advertise: m2=host:port,... (NAT, tunnels, test proxies)', '')
-    .option('--cluster-id <id>', 'refuse peers of another cluster', DEFAULT_MASTER_OPTIONS.clusterId)
-    .option('--tick-ms <ms>', 'Raft tick interval', positiveInt('--tick-ms'), DEFAULT_MASTER_OPTIONS.tickMs)
-    .option('--election-ticks <n>', 'ticks without a leader before an election', positiveInt('--election-ticks'), DEFAULT_MASTER_OPTIONS.electionTicks)
-    .option('--heartbeat-ticks <n>', 'ticks between leader heartbeats', positiveInt('--heartbeat-ticks'), DEFAULT_MASTER_OPTIONS.heartbeatTicks)
-    .option('--snapshot-entries <n>', 'snapshot and compact every this many applied entries', positiveInt('--snapshot-entries'), DEFAULT_MASTER_OPTIONS.snapshotEntries)
-    .option('--snapshot-catch-up-entries <n>', 'entries kept after a snapshot for lagging followers', positiveInt('--snapshot-catch-up-entries'), DEFAULT_MASTER_OPTIONS.snapshotCatchUpEntries)
-    .option('--max-request-bytes <n>', 'largest client request accepted', positiveInt('--max-request-bytes'), DEFAULT_MASTER_OPTIONS.maxRequestBytes)
-    .option('--log-level <level>', 'trace|debug|info|warn|error', DEFAULT_MASTER_OPTIONS.logLevel)
+    .option('--cluster-id <id>', 'refuse peers of another cluster', MASTER_FLAG_DEFAULTS.clusterId)
+    .option('--tick-ms <ms>', 'Raft tick interval', positiveInt('--tick-ms'), MASTER_FLAG_DEFAULTS.tickMs)
+    .option('--election-ticks <n>', 'ticks without a leader before an election', positiveInt('--election-ticks'), MASTER_FLAG_DEFAULTS.electionTicks)
+    .option('--heartbeat-ticks <n>', 'ticks between leader heartbeats', positiveInt('--heartbeat-ticks'), MASTER_FLAG_DEFAULTS.heartbeatTicks)
+    .option('--snapshot-entries <n>', 'snapshot and compact every this many applied entries', positiveInt('--snapshot-entries'), MASTER_FLAG_DEFAULTS.snapshotEntries)
+    .option('--snapshot-catch-up-entries <n>', 'entries kept after a snapshot for lagging followers', positiveInt('--snapshot-catch-up-entries'), MASTER_FLAG_DEFAULTS.snapshotCatchUpEntries)
+    .option('--max-request-bytes <n>', 'largest client request accepted', positiveInt('--max-request-bytes'), MASTER_FLAG_DEFAULTS.maxRequestBytes)
+    .option('--log-level <level>', 'trace|debug|info|warn|error', MASTER_FLAG_DEFAULTS.logLevel)
     .option('--join-token <token>', 'join token agents present (<id>.<secret>, like k3s --token); default: the first leader generates one into <data-dir>/join-token')
     .addOption(
       new Option('--node-grace <duration>', 'a node not heard from this long becomes NotReady')
         .argParser(duration('--node-grace'))
-        .default(DEFAULT_MASTER_OPTIONS.nodeGraceMs, formatDurationMs(DEFAULT_MASTER_OPTIONS.nodeGraceMs)),
+        .default(MASTER_FLAG_DEFAULTS.nodeGraceMs, formatDurationMs(MASTER_FLAG_DEFAULTS.nodeGraceMs)),
     )
     .addOption(
       new Option('--pod-eviction-timeout <duration>', 'pods of a NotReady node are deleted this long after it became NotReady')
         .argParser(duration('--pod-eviction-timeout'))
-        .default(DEFAULT_MASTER_OPTIONS.podEvictionTimeoutMs, formatDurationMs(DEFAULT_MASTER_OPTIONS.podEvictionTimeoutMs)),
+        .default(MASTER_FLAG_DEFAULTS.podEvictionTimeoutMs, formatDurationMs(MASTER_FLAG_DEFAULTS.podEvictionTimeoutMs)),
     )
     .action(async (o) => {
+      // Loaded here, so other commands (the agent above all) do not pay for the master's modules.
+      const { parsePeers, startMaster } = await import('@bramble/master');
       const master = await startMaster({
         name: o.name,
         listen: o.listen,

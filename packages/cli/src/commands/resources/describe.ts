@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { formatLabelSelector, isApiError, type Event, type KindInfo, type Resource } from '@bramble/api';
 import type { ResourcesApi } from '@bramble/client';
 import type { CliContext } from '../../context.js';
-import { describeObject, type DescribeRelated } from '../../printers/describe.js';
+import type { DescribeRelated } from '../../printers/describe.js';
 import { KubectlError, serverErrorText } from '../../printers/errors.js';
 import { namespaceOf, namespaceOptions, noResourcesText, parseKindNames, resourcesOf, type NamespaceFlags } from './common.js';
 
@@ -61,6 +61,8 @@ export function registerDescribe(program: Command, ctx: CliContext): void {
     .action(async (args: string[], flags: DescribeFlags, c: Command) => {
       const groups = parseKindNames(args, { command: 'describe' });
       const namespace = flags.allNamespaces ? undefined : namespaceOf(ctx, c, flags);
+      // The describe printers load only when describe runs.
+      const { describeObject } = await import('../../printers/describe.js');
       await ctx.withClient(c, async (client) => {
         const api = resourcesOf(client);
         const texts: string[] = [];

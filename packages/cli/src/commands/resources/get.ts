@@ -8,7 +8,10 @@ import { UsageError } from '../../errors.js';
 import { toJson, toYaml, type OutputFormat } from '../../output.js';
 import { KubectlError, serverErrorText } from '../../printers/errors.js';
 import { objectRef } from '../../printers/names.js';
-import { buildTable, renderTable, StreamingTable, tableHeaders, tableRow, type TableOptions } from '../../printers/table.js';
+import type { TableOptions } from '../../printers/table.js';
+
+// The table printers load when `get` runs (commands load their printers lazily: see program.ts).
+type TablePrinters = typeof import('../../printers/table.js');
 import { namespaceOf, namespaceOptions, noResourcesText, parseKindNames, resourcesOf, type KindNames, type NamespaceFlags } from './common.js';
 
 /** What `get all` lists, in kubectl's order. */
@@ -60,8 +63,9 @@ export function registerGet(program: Command, ctx: CliContext): void {
         const api = resourcesOf(client);
         const { fetched, failures } = await fetchAll(api, groups, namespace, flags);
         const named = groups.some((g) => g.names.length > 0);
-        printFetched(ctx, fetched, { output, namespace, all, named, flags, groups });
-        if (flags.watch) await watch(ctx, api, fetched[0], namespace, flags, output, groups[0].names);
+        const tables = await import('../../printers/table.js');
+        printFetched(ctx, tables, fetched, { output, namespace, all, named, flags, groups });
+        if (flags.watch) await watch(ctx, tables, api, fetched[0], namespace, flags, output, groups[0].names);
         if (failures !== '') throw new KubectlError(failures);
       });
     });
@@ -114,7 +118,7 @@ function tableOptions(p: { output: OutputFormat; namespace: string | undefined; 
   };
 }
 
-function printFetched(ctx: CliContext, fetched: Fetched[], p: PrintContext): void {
+function printFetched(ctx: CliContext, { buildTable, renderTable }: TablePrinters, fetched: Fetched[], p: PrintContext): void {
   const objects = fetched.flatMap((f) => f.objects);
   if (p.output === 'json' || p.output === 'yaml') {
     const single = !p.flags.watch && p.groups.length === 1 && p.groups[0].names.length === 1;
@@ -157,6 +161,7 @@ function sortEvents(events: Resource[]): Resource[] {
 
 async function watch(
   ctx: CliContext,
+  { StreamingTable, tableHeaders, tableRow }: TablePrinters,
   api: ResourcesApi,
   fetched: Fetched,
   namespace: string | undefined,

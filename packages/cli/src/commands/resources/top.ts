@@ -5,17 +5,19 @@ import { KubeletClient, type KubeletStats } from '@bramble/client';
 import type { CliContext } from '../../context.js';
 import { UsageError } from '../../errors.js';
 import { toJson, toYaml } from '../../output.js';
-import { nodeStatus } from '../../printers/columns.js';
-import { topNodesTable, topPodsTable, type NodeUsage } from '../../printers/top.js';
+import type { NodeUsage } from '../../printers/top.js';
 import { namespaceOf, namespaceOptions, noResourcesText, resourcesOf, type NamespaceFlags } from './common.js';
 import { kubeletEndpoint } from './kubelet.js';
 
-function isReady(node: Node): boolean {
-  return nodeStatus(node).startsWith('Ready');
-}
+// The printers load when a top command runs, not with the CLI (see program.ts).
+const printers = async () => {
+  const [{ nodeStatus }, top] = await Promise.all([import('../../printers/columns.js'), import('../../printers/top.js')]);
+  return { ...top, isReady: (node: Node): boolean => nodeStatus(node).startsWith('Ready') };
+};
 
 /** Stats of every Ready node, asked in parallel; a node whose kubelet fails gets a warning and no stats. */
 async function nodeUsage(ctx: CliContext, nodes: Node[], timeoutMs: number): Promise<NodeUsage[]> {
+  const { isReady } = await printers();
   return Promise.all(
     nodes.map(async (node): Promise<NodeUsage> => {
       if (!isReady(node)) return { node };
@@ -65,7 +67,7 @@ export function registerTop(program: Command, ctx: CliContext): void {
         ctx.out(output === 'json' ? toJson(value) : toYaml(value));
         return;
       }
-      ctx.out(topNodesTable(usage));
+      ctx.out((await printers()).topNodesTable(usage));
     });
 
   const pods = top
@@ -103,6 +105,6 @@ export function registerTop(program: Command, ctx: CliContext): void {
         ctx.out(output === 'json' ? toJson(stats) : toYaml(stats));
         return;
       }
-      ctx.out(topPodsTable(stats, { withNamespace: namespace === undefined, containers: flags.containers ?? false }));
+      ctx.out((await printers()).topPodsTable(stats, { withNamespace: namespace === undefined, containers: flags.containers ?? false }));
     });
 }
