@@ -38,6 +38,8 @@ export interface OrchestratorClusterOptions extends ProcessClusterOptions {
   podEvictionTimeout?: string;
   /** Flags for every agent (e.g. ['--heartbeat-interval', '500ms']). */
   agentArgs?: string[];
+  /** Node flags for the agents (e.g. --cpu-prof); default: run the bin so its shebang's flags apply. */
+  agentNodeArgs?: string[];
   /** Per-agent options by index (0-based). */
   agentOptions?: (index: number) => AgentOptions;
 }
@@ -165,7 +167,10 @@ export class OrchestratorCluster {
     const fd = openSync(agent.log, 'a');
     try {
       // Run the bin itself so its shebang's memory flags apply (as in production).
-      const proc = spawn(agent.args[0], agent.args.slice(1), { cwd: REPO_ROOT, stdio: ['ignore', fd, fd] });
+      const nodeArgs = this.opts.agentNodeArgs;
+      const proc = nodeArgs
+        ? spawn(process.execPath, [...nodeArgs, ...agent.args], { cwd: REPO_ROOT, stdio: ['ignore', fd, fd] })
+        : spawn(agent.args[0], agent.args.slice(1), { cwd: REPO_ROOT, stdio: ['ignore', fd, fd] });
       agent.proc = proc;
       const entry = { proc, dataDir: agent.dataDir };
       liveAgents.add(entry);

@@ -22,6 +22,8 @@ const { values } = parseArgs({
     command: { type: 'string', default: 'sleep 3600' },
     /** e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the masters. */
     'master-node-args': { type: 'string', default: '' },
+    /** The same for the agents. */
+    'agent-node-args': { type: 'string', default: '' },
   },
 });
 
@@ -70,7 +72,8 @@ async function main(): Promise<void> {
   if (!(pods > 0) || !(nodes > 0) || nodes > 200) throw new Error('--pods > 0 and 0 < --nodes <= 200');
   const startedCluster = Date.now();
   const nodeArgs = values['master-node-args'] ? values['master-node-args'].split(' ').filter(Boolean) : undefined;
-  const cluster = await OrchestratorCluster.start({ masters: Number(values.masters), agents: nodes, logLevel: 'warn', nodeArgs });
+  const agentNodeArgs = values['agent-node-args'] ? values['agent-node-args'].split(' ').filter(Boolean) : undefined;
+  const cluster = await OrchestratorCluster.start({ masters: Number(values.masters), agents: nodes, logLevel: 'warn', nodeArgs, agentNodeArgs });
   process.stderr.write(`cluster of ${values.masters} masters and ${nodes} agents up in ${Date.now() - startedCluster} ms\n`);
   try {
     const api = cluster.resources();
@@ -142,6 +145,7 @@ async function main(): Promise<void> {
   } finally {
     // A profiled master writes its profile only when it exits normally.
     if (nodeArgs) for (const name of cluster.masters.members.keys()) await cluster.masters.kill(name, 'SIGTERM');
+    if (agentNodeArgs) for (const name of cluster.agents.keys()) await cluster.killAgent(name, 'SIGTERM');
     await cluster.destroy();
   }
 }
