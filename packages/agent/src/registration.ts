@@ -4,7 +4,8 @@ import type { Node } from '@bramble/api';
 import type { NodesApi } from '@bramble/client';
 import { Backoff } from '@bramble/transport';
 import type { Logger } from 'pino';
-import { readCredential, saveCredential } from './credential.js';
+import { rm } from 'node:fs/promises';
+import { credentialPath, loadOrCreateCredential, readCredential, saveCredential } from './credential.js';
 import { errorMessage, isTransient, JoinRejectedError } from './errors.js';
 import { sleep } from './sleep.js';
 
@@ -43,9 +44,10 @@ export class Registration {
    * they refuse (bad token or credential). Resolves false if `signal` aborted first.
    */
   async join(signal?: AbortSignal): Promise<boolean> {
-    this.credentialValue = await readCredential(this.o.dataDir);
+    const saved = await readCredential(this.o.dataDir);
+    const rejoin = saved !== '';
+    this.credentialValue = rejoin ? saved : await loadOrCreateCredential(this.o.dataDir);
     const backoff = new Backoff({ initialMs: this.o.retryInitialMs ?? 200, maxMs: this.o.retryMaxMs ?? 5_000, random: Math.random });
-    const rejoin = this.credentialValue !== '';
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) return false;
       try {
@@ -53,7 +55,11 @@ export class Registration {
         this.o.logger.info({ attempt, withCredential: rejoin }, 'joined the cluster');
         return true;
       } catch (err) {
-        if (!isTransient(err)) throw new JoinRejectedError(err);
+        if (!isTransient(err)) {
+          // A refused first join leaves nothing behind (the next try may use another name or token).
+          if (!rejoin) await rm(credentialPath(this.o.dataDir), { force: true });
+          throw new JoinRejectedError(err);
+        }
         const delayMs = Math.round(backoff.next());
         this.o.logger.warn({ attempt, delayMs, err: errorMessage(err) }, 'masters unreachable, retrying the join');
         await sleep(delayMs, signal);

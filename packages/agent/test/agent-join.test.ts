@@ -15,7 +15,8 @@ describe('agent join', () => {
     expect(h.joinNodes.joins).toHaveLength(1);
     const first = h.joinNodes.joins[0];
     expect(first.token).toBe('abcdef.0123456789abcdef');
-    expect(first.credential).toBeUndefined();
+    // The agent's own credential, saved before it was ever sent (a lost answer cannot lock it out).
+    expect(first.credential).toMatch(/^[0-9a-f]{48}$/);
     const node = first.node;
     expect(node.metadata.name).toBe('node1');
     expect(node.metadata.labels).toMatchObject({
@@ -38,6 +39,7 @@ describe('agent join', () => {
     const credFile = join(h.options.dataDir, 'node-credential');
     const saved = (await readFile(credFile, 'utf8')).trim();
     expect(saved).toBe(h.registry.get('node1'));
+    expect(saved).toBe(first.credential);
     expect((await stat(credFile)).mode & 0o777).toBe(0o600);
 
     await agent.stop();

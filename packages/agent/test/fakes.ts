@@ -237,7 +237,8 @@ export class FakeNodes implements NodesApi {
     if (token !== this.validToken) throw new BrambleError({ operation: 'join', code: 'UNAUTHENTICATED', details: 'join token is not valid' });
     const known = this.registry.get(name);
     if (known && credential !== known) throw new BrambleError({ operation: 'join', code: 'UNAUTHENTICATED', details: `node ${name} exists with another credential` });
-    const cred = known ?? `cred-${name}-${this.registry.size + 1}`;
+    // Like the masters: the agent's own credential is registered on its first join.
+    const cred = known ?? credential ?? `cred-${name}-${this.registry.size + 1}`;
     this.registry.set(name, cred);
     return { credential: cred, node };
   }

@@ -200,6 +200,21 @@ describe('join', () => {
     expect(backend.revision).toBe(before);
   });
 
+  it("registers the agent's own credential on a first join, so a join whose answer was lost can be retried", async () => {
+    const { tokens, registrar } = setup();
+    const { token } = await tokens.create();
+    const mine = 'a'.repeat(48);
+    const first = await registrar.join(token, JSON.stringify(agentNode('node1')), mine);
+    expect(first.credential).toBe(mine);
+    // The answer was lost: the agent retries with the same credential and gets in.
+    const retried = await registrar.join(token, JSON.stringify(agentNode('node1')), mine);
+    expect(retried.credential).toBe(mine);
+    await registrar.heartbeat('node1', mine);
+    // Another agent with its own credential is still an impostor.
+    const err = await rejection(registrar.join(token, JSON.stringify(agentNode('node1')), 'b'.repeat(48)));
+    expect(err).toBeInstanceOf(NodeAuthError);
+  });
+
   it('a rejoin keeps what users set (unschedulable, taints, their labels) and marks a NotReady node Ready again', async () => {
     const { tokens, registrar, store, advanceWall } = setup();
     const { token } = await tokens.create();

@@ -43,9 +43,12 @@ export class NodeCredentials {
     return credential !== '' && sameDigest(digest, stored) ? 'ok' : 'mismatch';
   }
 
-  /** Registers a fresh credential for `node` if it has none; returns it, or undefined when one exists. */
-  async claim(node: string): Promise<string | undefined> {
-    const secret = randomBytes(24).toString('hex');
+  /**
+   * Registers a credential for `node` if it has none: `proposed` (the agent's own, as k3s
+   * agents generate their node password) or a fresh one. Returns it, or undefined when one exists.
+   */
+  async claim(node: string, proposed?: string): Promise<string | undefined> {
+    const secret = proposed || randomBytes(24).toString('hex');
     const value: StoredCredential = { secretSha256: sha256Hex(secret), created: new Date(this.now()).toISOString() };
     const key = CREDENTIALS_PREFIX + node;
     const outcome = await this.backend.txn([{ key, target: 'createRevision', result: '=', revision: 0 }], [{ put: { key, value: JSON.stringify(value) } }]);

@@ -74,8 +74,9 @@ export class NodeRegistrar {
     if (credential !== '') {
       const check = await this.o.credentials.check(name, credential);
       if (check === 'mismatch') throw impostor(name);
-      // 'unregistered': the store lost it (or an admin removed it); register afresh below.
-      if (check === 'unregistered') issued = await this.claim(name);
+      // 'unregistered': a first join with the agent's own credential (kept even if our answer
+      // is lost, so the retry matches), or the store lost it: register the presented one.
+      if (check === 'unregistered') issued = await this.claim(name, credential);
     } else {
       issued = await this.claim(name);
     }
@@ -103,8 +104,8 @@ export class NodeRegistrar {
     this.o.heartbeats.record(name);
   }
 
-  private async claim(name: string): Promise<string> {
-    const secret = await this.o.credentials.claim(name);
+  private async claim(name: string, proposed?: string): Promise<string> {
+    const secret = await this.o.credentials.claim(name, proposed);
     if (secret === undefined) throw impostor(name);
     return secret;
   }
