@@ -1,5 +1,6 @@
 export * from './client.js';
 export * from './memory-client.js';
+export * from './resource-rules.js';
 export * from './reasons.js';
 export * from './taints.js';
 export * from './scheduler/index.js';

@@ -3,7 +3,7 @@
  * under `registryKey` as JSON; their resourceVersion is the key's mod revision, and
  * every write is a compare-and-set txn on it, so concurrent writers on any master
  * never lose an update. It implements ControllerClient, so the controllers run on it
- * unchanged, with the same rules as MemoryClient (packages/controllers).
+ * unchanged, with the same rules as MemoryClient (packages/controllers/src/resource-rules.ts).
  *
  * Reads that a client sees (get, list, the start of a watch) wait for a
  * linearizable-read barrier first; writes re-read the local state after their
@@ -16,7 +16,6 @@ import {
   applyDefaults,
   applyManifest,
   deepClone,
-  deepEqual,
   isObject,
   KINDS,
   kindInfo,
@@ -30,7 +29,6 @@ import {
   registryPrefix,
   resolveKind,
   validateOrThrow,
-  validateUpdateOrThrow,
   type Event,
   type KindInfo,
   type KindName,
@@ -40,32 +38,29 @@ import {
   type ResourceKinds,
 } from '@bramble/api';
 import {
-  FOREGROUND_FINALIZER,
-  ORPHAN_FINALIZER,
+  alreadyExists,
+  boundPod,
+  checkPreconditions,
+  deletionStep,
+  eventIdentity,
   isoTime,
+  newEvent,
+  notFound,
   parseTime,
-  setCondition,
+  readyToRemove,
+  resourceName,
+  staleConflict,
+  statusUpdatedObject,
+  updatedObject,
   type ControllerClient,
   type DeleteOptions,
   type EventRecord,
   type ListOptions,
+  type ResourceServerOptions,
 } from '@bramble/controllers';
 import type { Compare, RequestOp } from '@bramble/kv';
 import type { ResourceBackend } from './backend.js';
 import { decodeObject, encodeObject, equalButResourceVersion, withoutResourceVersion } from './codec.js';
-import {
-  STATUS_KINDS,
-  alreadyExists,
-  awaitingAgent,
-  carryServerFields,
-  checkPreconditions,
-  conflict,
-  notFound,
-  podNeedsGracefulStop,
-  readyToRemove,
-  resourceName,
-  staleConflict,
-} from './rules.js';
 import { bookmark, matchesFilter, translateEvents, type ObjectFilter, type ResourceEvent } from './watch.js';
 
 export const DEFAULT_NAMESPACE_NAME = 'default';
@@ -74,18 +69,12 @@ export const EVENT_AGGREGATION_WINDOW_MS = 10 * 60 * 1000;
 /** Events not seen again for this long are swept. */
 export const EVENT_TTL_MS = 60 * 60 * 1000;
 
-export interface ResourceStoreOptions {
-  /** The master's clock (ms since the epoch) for timestamps. */
-  now?: () => number;
-  uid?: () => string;
-  /** For generateName suffixes. */
-  random?: () => number;
+/** Defaults: `now` Date.now, `uid` randomUUID, `random` Math.random. */
+export interface ResourceStoreOptions extends ResourceServerOptions {
   /** Largest stored object (the master's --max-request-bytes). Default 1.5 MiB. */
   maxObjectBytes?: number;
   /** Attempts of a read-modify-write without an explicit resourceVersion. Default 5. */
   maxAttempts?: number;
-  /** Bound on stored Events: a sweep deletes the oldest beyond it. Default 10 000. */
-  maxEvents?: number;
   /** Writes in flight at once when deleting many objects (a namespace's content, old events). Default 64. */
   maxConcurrentWrites?: number;
 }
@@ -363,27 +352,13 @@ export class ResourceStore implements ControllerClient {
 
   /** The next version of `stored` for an update to `input` (metadata and spec; status kept for status kinds). */
   private updated(stored: Resource, input: Resource): Mutation {
-    const next = withoutResourceVersion(input);
-    carryServerFields(next.metadata, stored.metadata);
-    const record = next as unknown as Record<string, unknown>;
-    const storedRecord = stored as unknown as Record<string, unknown>;
-    if (STATUS_KINDS.has(stored.kind)) {
-      if (storedRecord.status === undefined) delete record.status;
-      else record.status = deepClone(storedRecord.status);
-    }
-    const valid = validateUpdateOrThrow(stored, applyDefaults(next));
-    if (!deepEqual(storedRecord.spec, (valid as unknown as Record<string, unknown>).spec)) {
-      valid.metadata.generation = (stored.metadata.generation ?? 0) + 1;
-    }
+    const valid = updatedObject(stored, input);
     if (readyToRemove(valid)) return { remove: true };
     return unchanged(stored, valid) ? { keep: true } : { put: valid };
   }
 
   private statusUpdated(stored: Resource, status: unknown): Mutation {
-    const next = withoutResourceVersion(stored) as unknown as Record<string, unknown>;
-    if (status === undefined || status === null) delete next.status;
-    else next.status = deepClone(status);
-    const valid = validateOrThrow<Resource>(next);
+    const valid = statusUpdatedObject(stored, status);
     return unchanged(stored, valid) ? { keep: true } : { put: valid };
   }
 
@@ -405,39 +380,7 @@ export class ResourceStore implements ControllerClient {
   }
 
   private deletion(stored: Resource, options: DeleteOptions): Mutation {
-    const name = stored.metadata.name ?? '';
-    const { uid, resourceVersion } = options.preconditions ?? {};
-    if (uid !== undefined && uid !== '' && uid !== stored.metadata.uid) {
-      throw conflict(stored.kind, name, `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${stored.metadata.uid ?? ''}`);
-    }
-    if (resourceVersion !== undefined && resourceVersion !== '' && resourceVersion !== stored.metadata.resourceVersion) {
-      throw conflict(
-        stored.kind,
-        name,
-        `Precondition failed: ResourceVersion in precondition: ${resourceVersion}, ResourceVersion in object meta: ${stored.metadata.resourceVersion ?? ''}`,
-      );
-    }
-    const next = withoutResourceVersion(stored);
-    const finalizers = [...(next.metadata.finalizers ?? [])];
-    const force = options.gracePeriodSeconds === 0;
-    if (next.metadata.deletionTimestamp !== undefined) {
-      // A second delete: with gracePeriodSeconds 0 it ends a pod's graceful stop (the agent's confirmation).
-      if (next.kind === 'Pod' && force && awaitingAgent(next)) {
-        next.metadata.deletionGracePeriodSeconds = 0;
-        return finalizers.length === 0 ? { remove: true } : { put: next };
-      }
-      return { keep: true };
-    }
-    if (options.propagation === 'Foreground' && !finalizers.includes(FOREGROUND_FINALIZER)) finalizers.push(FOREGROUND_FINALIZER);
-    if (options.propagation === 'Orphan' && !finalizers.includes(ORPHAN_FINALIZER)) finalizers.push(ORPHAN_FINALIZER);
-    const graceful = next.kind === 'Pod' && !force && podNeedsGracefulStop(next as Pod);
-    if (finalizers.length === 0 && !graceful) return { remove: true };
-    if (finalizers.length > 0) next.metadata.finalizers = finalizers;
-    next.metadata.deletionTimestamp = isoTime(this.now());
-    if (next.kind === 'Pod') {
-      next.metadata.deletionGracePeriodSeconds = graceful ? (options.gracePeriodSeconds ?? (next as Pod).spec.terminationGracePeriodSeconds ?? 30) : 0;
-    }
-    return { put: next };
+    return deletionStep(stored, options, { now: this.now, gracefulPods: true });
   }
 
   /** A namespace is marked Terminating, everything in it deleted (pods gracefully), then it goes once empty. */
@@ -501,17 +444,7 @@ export class ResourceStore implements ControllerClient {
   async bindPod(namespace: string, name: string, nodeName: string, resourceVersion: string): Promise<Pod> {
     if (typeof nodeName !== 'string' || nodeName === '') throw new ApiError('BadRequest', `bind pod ${JSON.stringify(name)}: node_name: Required value`);
     const info = kindInfo('Pod');
-    const r = await this.mutate(info, namespace, name, (cur) => {
-      const pod = cur.obj as Pod;
-      if (pod.metadata.resourceVersion !== resourceVersion) throw staleConflict('Pod', name);
-      if (pod.spec.nodeName) throw conflict('Pod', name, `pod ${name} is already assigned to node ${JSON.stringify(pod.spec.nodeName)}`);
-      if (pod.metadata.deletionTimestamp !== undefined) throw conflict('Pod', name, `pod ${name} is being deleted, cannot be assigned to a host`);
-      const next = withoutResourceVersion(pod);
-      next.spec.nodeName = nodeName;
-      next.status = next.status ?? {};
-      next.status.conditions = setCondition(next.status.conditions, { type: 'PodScheduled', status: 'True', lastTransitionTime: isoTime(this.now()) });
-      return { put: next };
-    });
+    const r = await this.mutate(info, namespace, name, (cur) => ({ put: boundPod(cur.obj as Pod, name, nodeName, resourceVersion, this.now) }));
     return r.obj as Pod;
   }
 
@@ -528,7 +461,7 @@ export class ResourceStore implements ControllerClient {
       throw new ApiError('BadRequest', `event: timeMs: must be a number of ms since the epoch (got ${describe(record.timeMs)})`);
     }
     const namespace = involved.namespace || DEFAULT_NAMESPACE_NAME;
-    const identity = JSON.stringify([namespace, involved.kind, involved.name, involved.uid, record.type, record.reason, record.message, record.component]);
+    const identity = eventIdentity(namespace, record);
     const hash = createHash('sha256').update(identity).digest('hex').slice(0, 16);
     const base = String(involved.name ?? 'unknown').slice(0, 253 - 17).replace(/[-.]+$/, '') || 'event';
     const name = `${base}.${hash}`;
@@ -545,22 +478,7 @@ export class ResourceStore implements ControllerClient {
         next.count = (next.count ?? 1) + 1;
         if (record.timeMs > last) next.lastTimestamp = time;
       } else {
-        next = validateOrThrow<Event>(
-          applyDefaults({
-            apiVersion: 'v1',
-            kind: 'Event',
-            metadata: { name, namespace, uid: this.newUid(), creationTimestamp: isoTime(this.now()), generation: 1 },
-            involvedObject: { ...involved, namespace },
-            reason: record.reason,
-            message: record.message,
-            type: record.type,
-            source: { component: record.component },
-            reportingComponent: record.component,
-            firstTimestamp: time,
-            lastTimestamp: time,
-            count: 1,
-          } as Event),
-        );
+        next = validateOrThrow<Event>(applyDefaults(newEvent(record, { name, namespace, uid: this.newUid(), creationTimestamp: isoTime(this.now()) })));
       }
       const compares: Compare[] = [cur ? { key, target: 'modRevision', result: '=', revision: cur.modRevision } : { key, target: 'createRevision', result: '=', revision: 0 }];
       compares.push(await this.namespaceGuard(namespace));
