@@ -45,7 +45,7 @@ function version(): string {
 export function buildProgram(environment: CliEnvironment = processEnvironment(), groups: CommandGroup[] = COMMAND_GROUPS): Command {
   const ctx = new CliContext(environment);
   const program = new Command('bramble')
-    .description('Drive a Bramble control plane: the replicated key-value store, leases and the masters.')
+    .description('Drive a Bramble cluster: workloads and nodes (kubectl-style), the replicated key-value store, leases, masters and agents.')
     .version(version(), '--version')
     .option('--server <host:port,...>', 'masters to talk to (overrides the config)')
     .option('--context <name>', 'the config context to use (default: current-context)')
