@@ -181,7 +181,10 @@ async function up(opts: UpOptions): Promise<void> {
       client.close();
     }
   }
-  for (const rec of state.processes) console.log(`  ${rec.name}  pid ${rec.pid}  grpc ${rec.address}  http ${rec.http}  log ${rec.log}`);
+  for (const rec of state.processes) {
+    const where = rec.kind === 'agent' ? `node ${rec.address}  kubelet :${KUBELET_PORT}` : `grpc ${rec.address}  http ${rec.http}`;
+    console.log(`  ${rec.name.padEnd(6)} pid ${rec.pid}  ${where}  log ${rec.log}`);
+  }
   console.log(`context "local" written to ${configPath}; try: pnpm bramble get pods -o wide`);
 }
 
@@ -295,7 +298,9 @@ async function startOne(opts: { data?: string }, name: string): Promise<void> {
   const state = requireState(clusterDirFrom(opts));
   const rec = findProcess(state, name);
   if (isOurProcess(rec)) throw new Error(`${name} is already running (pid ${rec.pid})`);
-  await assertPortFree(rec.address, `${name} gRPC`);
+  // Masters record host:port; agents record their node address and serve the Kubelet on KUBELET_PORT.
+  if (rec.kind === 'agent') await assertPortFree(`${rec.address}:${KUBELET_PORT}`, `${name} kubelet`);
+  else await assertPortFree(rec.address, `${name} gRPC`);
   rec.pid = spawnDetached(state.repo, rec.args, rec.log);
   rec.startedAt = new Date().toISOString();
   writeState(state);
