@@ -12,3 +12,4 @@ export { resolvePodEnv, envReferences, ConfigRefError, type ResolvedEnv } from '
 export { connectMasters, type MasterApis } from './masters.js';
 export type { HeartbeatTarget } from './heartbeat.js';
 export type * from './runtime/types.js';
+export { podProcesses, killPodProcesses, AGENT_MARKER_ENV, type PodProcessInfo } from './runtime/index.js';

@@ -5,4 +5,5 @@ export { freePort, waitFor } from './ports.js';
 /** gRPC status codes, for tests that live outside a package depending on @grpc/grpc-js. */
 export { status as grpcStatus } from '@grpc/grpc-js';
 export { OrchestratorCluster, newJoinToken, type AgentProcess, type AgentOptions, type OrchestratorClusterOptions } from './orchestrator-cluster.js';
-export { podProcesses, killPodProcesses, POD_MARKER_ENV, type PodProcessInfo } from './pod-processes.js';
+// The agent owns the environment marker its pod processes carry; cleanup goes through it.
+export { podProcesses, killPodProcesses, AGENT_MARKER_ENV as POD_MARKER_ENV, type PodProcessInfo } from '@bramble/agent';

@@ -8,7 +8,7 @@ import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BrambleClient, type ResourcesApi } from '@bramble/client';
 import { BRAMBLE_BIN, ProcessCluster, REPO_ROOT, type ProcessClusterOptions } from './process-cluster.js';
-import { killPodProcesses, podProcesses, type PodProcessInfo } from './pod-processes.js';
+import { killPodProcesses, podProcesses, type PodProcessInfo } from '@bramble/agent';
 import { waitFor } from './ports.js';
 
 export interface AgentProcess {

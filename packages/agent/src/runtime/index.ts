@@ -4,3 +4,4 @@ export type { ProcessRuntimeOptions, RuntimeLogger } from './options.js';
 export { expandVars } from './expand.js';
 export { AGENT_MARKER_ENV, POD_UID_ENV, portEnvName } from './env.js';
 export { STATE_FILE } from './state-store.js';
+export { podProcesses, killPodProcesses, type PodProcessInfo } from './pod-processes.js';

@@ -3,25 +3,14 @@
  * id alone is not proof (the pid, and so the pgid, may have been reused), so only members
  * whose environment carries this pod's BRAMBLE_POD_UID are killed.
  */
-import { readFileSync } from 'node:fs';
 import { POD_UID_ENV } from './env.js';
 import type { RuntimeLogger } from './options.js';
-import { processGroups } from './procfs.js';
-
-function podUidOf(pid: number): string | undefined {
-  try {
-    const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
-    const prefix = `${POD_UID_ENV}=`;
-    return environ.split('\0').find((e) => e.startsWith(prefix))?.slice(prefix.length);
-  } catch {
-    return undefined;
-  }
-}
+import { processGroups, readEnviron } from './procfs.js';
 
 export function killLeftovers(pgid: number, podUid: string, logger: RuntimeLogger): number {
   let killed = 0;
   for (const p of processGroups().get(pgid) ?? []) {
-    if (podUidOf(p.pid) !== podUid) continue;
+    if (readEnviron(p.pid)?.get(POD_UID_ENV) !== podUid) continue;
     try {
       process.kill(p.pid, 'SIGKILL');
       killed++;

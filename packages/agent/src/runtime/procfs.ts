@@ -35,6 +35,22 @@ export function readProcStat(pid: number): ProcStat | undefined {
   };
 }
 
+/** A process's environment (`/proc/<pid>/environ`), or undefined when it is gone or not ours to read. */
+export function readEnviron(pid: number): Map<string, string> | undefined {
+  let raw: string;
+  try {
+    raw = readFileSync(`/proc/${pid}/environ`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const env = new Map<string, string>();
+  for (const entry of raw.split('\0')) {
+    const eq = entry.indexOf('=');
+    if (eq > 0) env.set(entry.slice(0, eq), entry.slice(eq + 1));
+  }
+  return env;
+}
+
 /** True when `pid` is alive (not a zombie) and is the instance that started at `startTime`. */
 export function isSameProcess(pid: number, startTime: number): boolean {
   const st = readProcStat(pid);
