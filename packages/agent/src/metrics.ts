@@ -22,6 +22,25 @@ export class LabeledCounter {
   }
 }
 
+/** A gauge per label value (e.g. active proxied connections per service); zeroes are dropped. */
+export class LabeledGauge {
+  private readonly values = new Map<string, number>();
+  constructor(readonly name: string, readonly help: string, readonly label: string) {}
+  add(value: string, by: number): void {
+    const next = (this.values.get(value) ?? 0) + by;
+    if (next === 0) this.values.delete(value);
+    else this.values.set(value, next);
+  }
+  get(value: string): number {
+    return this.values.get(value) ?? 0;
+  }
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`];
+    for (const [v, n] of this.values) lines.push(`${this.name}${labelText({ [this.label]: v })} ${n}`);
+    return lines.join('\n');
+  }
+}
+
 export class Counter {
   value = 0;
   constructor(readonly name: string, readonly help: string) {}
@@ -73,6 +92,11 @@ export class AgentMetrics {
   readonly statusWrites = new Counter('bramble_agent_pod_status_writes_total', 'pod.status updates written.');
   readonly statusConflicts = new Counter('bramble_agent_pod_status_conflicts_total', 'pod.status updates retried after a Conflict.');
   readonly eventsDropped = new Counter('bramble_agent_events_dropped_total', 'Events not recorded (too many in flight, or the masters refused them).');
+  // Service proxy (./proxy), per service `namespace/name`.
+  readonly proxyConnections = new LabeledCounter('bramble_proxy_connections_total', 'Client connections accepted by the service proxy.', 'service');
+  readonly proxyActiveConnections = new LabeledGauge('bramble_proxy_active_connections', 'Client connections open through the service proxy.', 'service');
+  readonly proxyConnectFailures = new LabeledCounter('bramble_proxy_connect_failures_total', 'Connects to an endpoint that failed (refused, timed out); the next endpoint is tried.', 'service');
+  readonly proxyRejected = new LabeledCounter('bramble_proxy_connections_rejected_total', 'Client connections closed because no endpoint could be reached.', 'service');
 
   /** Rendered with gauges read at scrape time. */
   render(gauges: { podsRunning: number; podsKnown: number }): string {
@@ -91,6 +115,10 @@ export class AgentMetrics {
       this.statusWrites.render(),
       this.statusConflicts.render(),
       this.eventsDropped.render(),
+      this.proxyConnections.render(),
+      this.proxyActiveConnections.render(),
+      this.proxyConnectFailures.render(),
+      this.proxyRejected.render(),
       '# HELP process_resident_memory_bytes Resident memory size in bytes.',
       '# TYPE process_resident_memory_bytes gauge',
       `process_resident_memory_bytes ${mem.rss}`,

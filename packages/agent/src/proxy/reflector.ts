@@ -1,0 +1,116 @@
+// One kind in every namespace, mirrored from the API: list, then watch from the list's revision;
+// a broken watch resumes from the last revision seen (the client fails over between masters);
+// an expired one (Gone) re-lists and replaces the whole set. Same pattern as ../pod-source.ts,
+// for kinds other than the node's pods.
+import { isApiError, type KindName, type ResourceKinds } from '@bramble/api';
+import { isBrambleError, type ResourcesApi, type ResourceWatchEvent, type ResourceWatchHandle } from '@bramble/client';
+import { Backoff } from '@bramble/transport';
+import type { Logger } from 'pino';
+import { errorMessage } from '../errors.js';
+import { sleep } from '../sleep.js';
+
+export interface ReflectorSink<T> {
+  replaceAll(items: T[]): void;
+  upsert(item: T): void;
+  remove(item: T): void;
+}
+
+export interface ReflectorOptions<K extends KindName> {
+  kind: K;
+  resources: ResourcesApi;
+  sink: ReflectorSink<ResourceKinds[K]>;
+  logger: Logger;
+  retryInitialMs?: number;
+  retryMaxMs?: number;
+}
+
+function isExpired(err: unknown): boolean {
+  return isApiError(err, 'Gone') || isApiError(err, 'Expired') || (isBrambleError(err) && err.code === 'COMPACTED');
+}
+
+export class Reflector<K extends KindName> {
+  private readonly abort = new AbortController();
+  private handle: ResourceWatchHandle | undefined;
+  private loop: Promise<void> | undefined;
+  private listsDone = 0;
+
+  constructor(private readonly o: ReflectorOptions<K>) {}
+
+  /** Completed (re-)lists so far; > 0 once the sink holds a full picture. */
+  get lists(): number {
+    return this.listsDone;
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    this.handle?.close();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    const { kind, logger } = this.o;
+    const signal = this.abort.signal;
+    const backoff = new Backoff({ initialMs: this.o.retryInitialMs ?? 200, maxMs: this.o.retryMaxMs ?? 5_000, random: Math.random });
+    let resourceVersion: string | undefined;
+    let failures = 0;
+    const failed = async (what: string, err: unknown): Promise<void> => {
+      failures++;
+      // Once per outage at warn; the proxy keeps serving what it last knew meanwhile.
+      if (failures === 1) logger.warn({ kind, err: errorMessage(err) }, `${what} failed; keeping the last known set, retrying`);
+      else logger.debug({ kind, failures, err: errorMessage(err) }, `${what} failed again`);
+      await sleep(backoff.next(), signal);
+    };
+    while (!signal.aborted) {
+      if (resourceVersion === undefined) {
+        try {
+          const list = await this.o.resources.list(kind, {});
+          if (signal.aborted) return;
+          this.o.sink.replaceAll(list.items);
+          this.listsDone++;
+          resourceVersion = list.resourceVersion;
+          if (failures > 0) logger.info({ kind, failures, items: list.items.length }, 'list works again');
+          failures = 0;
+          backoff.reset();
+        } catch (err) {
+          await failed(`listing ${kind}`, err);
+          continue;
+        }
+      }
+      let delivered = false;
+      const onEvent = (event: ResourceWatchEvent<ResourceKinds[K]>): void => {
+        if (signal.aborted) return;
+        const obj = event.object;
+        if (obj.metadata?.resourceVersion) resourceVersion = obj.metadata.resourceVersion;
+        if (!delivered) {
+          delivered = true;
+          failures = 0;
+          backoff.reset();
+        }
+        if (event.type === 'ADDED' || event.type === 'MODIFIED') this.o.sink.upsert(obj);
+        else if (event.type === 'DELETED') this.o.sink.remove(obj);
+      };
+      let handle: ResourceWatchHandle;
+      try {
+        handle = this.o.resources.watch(kind, { resourceVersion }, onEvent);
+      } catch (err) {
+        await failed(`watching ${kind}`, err);
+        continue;
+      }
+      this.handle = handle;
+      const err = await handle.done;
+      this.handle = undefined;
+      if (signal.aborted) return;
+      if (isExpired(err)) {
+        logger.info({ kind, resourceVersion, err: errorMessage(err) }, 'watch expired, re-listing');
+        resourceVersion = undefined;
+        if (!delivered) await sleep(backoff.next(), signal);
+        continue;
+      }
+      await failed(`watching ${kind}`, err ?? new Error('watch ended'));
+    }
+  }
+}
