@@ -9,6 +9,10 @@ export type ResolvedEnv = Record<string, Array<{ name: string; value: string }>>
 export class ConfigRefError extends Error {
   /** The container whose env needs it, once known. */
   container: string | undefined;
+  /** The containers' waiting reason while it lasts (a missing volume source: ContainerCreating, as in Kubernetes). */
+  waitingReason = 'CreateContainerConfigError';
+  /** Reason of the Warning event (a missing volume source: FailedMount). */
+  eventReason = 'Failed';
   constructor(message: string) {
     super(message);
     this.name = 'ConfigRefError';
@@ -75,6 +79,8 @@ function configMapData(cm: ConfigMap): Record<string, string> {
 function secretData(s: Secret): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(s.data ?? {})) out[k] = decodeBase64(v);
+  // The API folds stringData into data on write; a Secret that still has it (a test double) gets the same result.
+  for (const [k, v] of Object.entries(s.stringData ?? {})) out[k] = v;
   return out;
 }
 

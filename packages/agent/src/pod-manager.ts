@@ -10,8 +10,10 @@ import type { Logger } from 'pino';
 import { errorMessage, isTransient } from './errors.js';
 import type { EventRecorder } from './events.js';
 import type { AgentMetrics } from './metrics.js';
+import { ConfigWatch, type ConfigKind } from './config-watch.js';
 import { ConfigRefError, envReferences, resolvePodEnv, type PodConfigObjects } from './pod-env.js';
 import { configErrorStatus, statusFromRuntime } from './pod-status.js';
+import { configReferences, resolvePodVolumes, volumeReferences } from './pod-volumes.js';
 import type { PodRuntime, RuntimeEvent } from './runtime/types.js';
 import { sleep } from './sleep.js';
 import { StatusWriter } from './status-writer.js';
@@ -33,6 +35,8 @@ export interface PodManagerOptions {
 }
 
 const CONFIG_RETRY_MAX_MS = 10_000;
+/** The same missing-reference event is recorded again at most this often (not once per retry). */
+const CONFIG_EVENT_REPEAT_MS = 60_000;
 /** Uids of pods already deleted, remembered so a late event cannot bring one back. */
 const MAX_GONE_UIDS = 4096;
 
@@ -44,6 +48,11 @@ interface PodState {
   resolving: boolean;
   resyncWanted: boolean;
   configError?: string;
+  /** Waiting reason that goes with configError. */
+  configErrorReason?: string;
+  /** Bumped when a ConfigMap/Secret the pod uses changed: part of the sync key, so the pod is resolved again. */
+  configGen: number;
+  lastConfigEvent?: { message: string; atMs: number };
   configRetryMs?: number;
   configTimer?: NodeJS.Timeout;
   terminating: boolean;
@@ -60,6 +69,11 @@ function olderThan(a: Pod, b: Pod): boolean {
   return Number.isFinite(ra) && Number.isFinite(rb) && ra < rb;
 }
 
+/** What was last handed to the runtime: the spec, and the generation of the config objects it used. */
+function syncKey(s: PodState): string {
+  return `${canonicalJson(s.pod.spec)}#${s.configGen}`;
+}
+
 export function gracePeriodOf(pod: Pod | undefined): number {
   return pod?.metadata.deletionGracePeriodSeconds ?? pod?.spec.terminationGracePeriodSeconds ?? DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS;
 }
@@ -71,8 +85,16 @@ export class PodManager {
   readonly statusWriter: StatusWriter;
   private stopped = false;
   private readonly abort = new AbortController();
+  private readonly configWatch: ConfigWatch;
 
   constructor(private readonly o: PodManagerOptions) {
+    this.configWatch = new ConfigWatch({
+      resources: o.resources,
+      logger: o.logger,
+      onChange: (kind, namespace, name) => this.configChanged(kind, namespace, name),
+      retryInitialMs: o.retryInitialMs,
+      retryMaxMs: o.retryMaxMs,
+    });
     this.statusWriter = new StatusWriter({
       resources: o.resources,
       desired: (uid) => this.desiredStatus(uid),
@@ -106,7 +128,7 @@ export class PodManager {
     if (!uid || this.stopped || this.gone.has(uid)) return;
     let s = this.pods.get(uid);
     if (!s) {
-      s = { pod, firstSeenMs: Date.now(), resolving: false, resyncWanted: false, terminating: false, reportedRunning: false };
+      s = { pod, firstSeenMs: Date.now(), resolving: false, resyncWanted: false, terminating: false, reportedRunning: false, configGen: 0 };
       this.pods.set(uid, s);
     } else {
       if (olderThan(pod, s.pod)) return;
@@ -145,6 +167,7 @@ export class PodManager {
     this.stopped = true;
     this.abort.abort();
     for (const s of this.pods.values()) clearTimeout(s.configTimer);
+    void this.configWatch.stop();
     this.statusWriter.stop();
   }
 
@@ -153,7 +176,7 @@ export class PodManager {
   private sync(s: PodState): void {
     if (s.terminating || this.stopped) return;
     const pod = s.pod;
-    const specKey = canonicalJson(pod.spec);
+    const specKey = syncKey(s);
     if (s.syncedSpec === specKey) return;
     if (s.resolving) {
       s.resyncWanted = true;
@@ -161,18 +184,19 @@ export class PodManager {
     }
     if (s.configTimer) return; // a retry is already scheduled
     const seenMs = Date.now();
-    const refs = envReferences(pod);
+    const refs = configReferences(pod);
     if (refs.configMaps.size === 0 && refs.secrets.size === 0) {
       // The common case stays synchronous: nothing to read, no latency added.
       this.handToRuntime(s, pod, specKey, { configMaps: new Map(), secrets: new Map() }, seenMs);
       return;
     }
+    this.configWatch.start();
     s.resolving = true;
     this.fetchConfig(pod, refs)
       .then(
         (objects) => {
           if (this.pods.get(pod.metadata.uid ?? '') !== s || s.terminating || this.stopped) return;
-          if (canonicalJson(s.pod.spec) !== specKey) s.resyncWanted = true;
+          if (syncKey(s) !== specKey) s.resyncWanted = true;
           else this.handToRuntime(s, pod, specKey, objects, seenMs);
         },
         (err) => this.configFailed(s, err),
@@ -205,14 +229,17 @@ export class PodManager {
 
   private handToRuntime(s: PodState, pod: Pod, specKey: string, objects: PodConfigObjects, seenMs: number): void {
     let resolvedEnv;
+    let volumeFiles;
     try {
+      // Volumes first: as in Kubernetes, a pod that cannot mount its volumes never gets to creating containers.
+      volumeFiles = resolvePodVolumes(pod, objects);
       resolvedEnv = resolvePodEnv(pod, objects, { address: this.o.address });
     } catch (err) {
       this.configFailed(s, err);
       return;
     }
     try {
-      this.o.runtime.syncPod({ pod, resolvedEnv });
+      this.o.runtime.syncPod({ pod, resolvedEnv, ...(pod.spec.volumes?.length ? { volumeFiles } : {}) });
     } catch (err) {
       // The runtime refuses this spec (or is closing): retrying the same spec cannot help.
       s.syncedSpec = specKey;
@@ -223,8 +250,10 @@ export class PodManager {
     s.syncedSpec = specKey;
     s.configRetryMs = undefined;
     if (s.configError !== undefined) {
-      this.o.logger.info({ pod: podRef(pod) }, 'env references resolved, starting the pod');
+      this.o.logger.info({ pod: podRef(pod) }, 'config references resolved, syncing the pod');
       s.configError = undefined;
+      s.configErrorReason = undefined;
+      s.lastConfigEvent = undefined;
     }
     this.o.metrics.syncLatency.observe((Date.now() - seenMs) / 1000);
   }
@@ -235,8 +264,15 @@ export class PodManager {
     if (err instanceof ConfigRefError) {
       const first = s.configError !== err.message;
       s.configError = err.message;
-      if (first) this.o.logger.warn({ pod: podRef(pod), err: err.message }, 'cannot create container: env reference missing');
-      this.o.events.record(pod, 'Warning', 'Failed', `Error: ${err.message}`, err.container ? `spec.containers{${err.container}}` : undefined);
+      s.configErrorReason = err.waitingReason;
+      if (first) this.o.logger.warn({ pod: podRef(pod), err: err.message }, 'cannot start the pod: a ConfigMap/Secret reference is missing');
+      const nowMs = Date.now();
+      const last = s.lastConfigEvent;
+      if (!last || last.message !== err.message || nowMs - last.atMs >= CONFIG_EVENT_REPEAT_MS) {
+        s.lastConfigEvent = { message: err.message, atMs: nowMs };
+        const message = err.eventReason === 'Failed' ? `Error: ${err.message}` : err.message;
+        this.o.events.record(pod, 'Warning', err.eventReason, message, err.container ? `spec.containers{${err.container}}` : undefined);
+      }
       this.statusWriter.markDirty(pod.metadata.uid ?? '');
     } else if (isTransient(err)) {
       this.o.logger.debug({ pod: podRef(pod), err: errorMessage(err) }, 'reading env references failed, will retry');
@@ -251,6 +287,25 @@ export class PodManager {
     }, delayMs);
   }
 
+  /**
+   * A ConfigMap or Secret changed (or was created, or deleted). Pods still waiting for it
+   * retry now; running pods that mount it get their volume rewritten. Env values of running
+   * containers stay as they were started, as in Kubernetes.
+   */
+  private configChanged(kind: ConfigKind, namespace: string, name: string): void {
+    if (this.stopped) return;
+    for (const s of this.pods.values()) {
+      if (s.terminating || (s.pod.metadata.namespace ?? 'default') !== namespace) continue;
+      const has = (refs: { configMaps: Set<string>; secrets: Set<string> }) => (kind === 'ConfigMap' ? refs.configMaps : refs.secrets).has(name);
+      const waiting = s.syncedSpec === undefined || s.configError !== undefined;
+      if (!has(volumeReferences(s.pod)) && !(waiting && has(envReferences(s.pod)))) continue;
+      clearTimeout(s.configTimer);
+      s.configTimer = undefined;
+      s.configGen++;
+      this.sync(s);
+    }
+  }
+
   // ------------------------------------------------------------ status
 
   private desiredStatus(uid: string): { pod: Pod; status: PodStatus } | undefined {
@@ -258,7 +313,7 @@ export class PodManager {
     if (!s || s.terminating) return undefined;
     const rt = this.o.runtime.status(uid);
     if (rt) return { pod: s.pod, status: statusFromRuntime(s.pod, rt, this.o.address) };
-    if (s.configError !== undefined) return { pod: s.pod, status: configErrorStatus(s.pod, s.configError, this.o.address, new Date().toISOString()) };
+    if (s.configError !== undefined) return { pod: s.pod, status: configErrorStatus(s.pod, s.configError, this.o.address, new Date().toISOString(), s.configErrorReason) };
     return undefined;
   }
 

@@ -26,8 +26,11 @@ function condition(pod: Pod, type: string, status: 'True' | 'False', nowIso: str
   return { type, status, lastTransitionTime, ...(reason ? { reason } : {}), ...(message ? { message } : {}) };
 }
 
-/** The pod cannot start because an env reference is missing: every container waits with CreateContainerConfigError. */
-export function configErrorStatus(pod: Pod, message: string, address: string, nowIso: string): PodStatus {
+/**
+ * The pod cannot start because a ConfigMap/Secret reference is missing: every container waits with
+ * CreateContainerConfigError (env), or ContainerCreating (a volume's source).
+ */
+export function configErrorStatus(pod: Pod, message: string, address: string, nowIso: string, reason = 'CreateContainerConfigError'): PodStatus {
   const names = pod.spec.containers.map((c) => c.name);
   const notReady = `containers with unready status: [${names.join(' ')}]`;
   return {
@@ -47,7 +50,7 @@ export function configErrorStatus(pod: Pod, message: string, address: string, no
       started: false,
       restartCount: 0,
       ...(c.image ? { image: c.image } : {}),
-      state: { waiting: { reason: 'CreateContainerConfigError', message } },
+      state: { waiting: { reason, message } },
     })),
   };
 }

@@ -22,6 +22,7 @@ export const DEFAULT_MAX_SURGE = '25%';
 export const DEFAULT_MAX_UNAVAILABLE = '25%';
 /** 0644, what Kubernetes gives files projected from ConfigMaps and Secrets. */
 export const DEFAULT_FILE_MODE = 0o644;
+export const DEFAULT_SECRET_FILE_MODE = 0o600;
 
 type Obj = Record<string, unknown>;
 
@@ -80,7 +81,8 @@ function podSpecDefaults(spec: Obj | undefined): void {
     const cm = asObj(v.configMap);
     if (cm) setDefault(cm, 'defaultMode', DEFAULT_FILE_MODE);
     const secret = asObj(v.secret);
-    if (secret) setDefault(secret, 'defaultMode', DEFAULT_FILE_MODE);
+    // Secrets: owner-only files unless the pod asks otherwise (Kubernetes uses 0644; pods here share one machine).
+    if (secret) setDefault(secret, 'defaultMode', DEFAULT_SECRET_FILE_MODE);
   });
 }
 

@@ -28,6 +28,8 @@ export interface ContainerOwner {
   restartPolicy(): RestartPolicy | undefined;
   /** The container spec and its resolved env; undefined until the pod was synced. */
   launchInput(container: string): { container: Container; resolvedEnv: Array<{ name: string; value: string }> } | undefined;
+  /** Last step before a start (volume mount symlinks); throws a config error the container waits on. */
+  beforeStart?(container: Container, cwd: string): void;
   gracePeriodMs(): number;
   containerLogDir(container: string): string;
   event(type: 'Normal' | 'Warning', reason: string, message: string, container: string): void;
@@ -159,6 +161,7 @@ export class ContainerRunner {
         ports: this.ports,
         hostPath: o.hostEnv.PATH,
       });
+      this.owner.beforeStart?.(input.container, input.container.workingDir ?? process.cwd());
     } catch (err) {
       this.configError = true;
       this.phase = 'waiting';

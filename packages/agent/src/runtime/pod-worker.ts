@@ -8,6 +8,11 @@ import type { ResolvedRuntimeOptions } from './options.js';
 import { ConditionClock, isFinished, podConditions, podPhase } from './pod-status.js';
 import type { PodRecordState } from './state-store.js';
 import type { PodRuntimeStatus, PodSpecToRun, RuntimeEvent } from './types.js';
+import { linkMounts, mountEnv } from './volume-mounts.js';
+import { syncPodVolumes } from './volumes.js';
+
+const VOLUME_RETRY_BASE_MS = 500;
+const VOLUME_RETRY_MAX_MS = 10_000;
 
 /** What a pod needs from the runtime. */
 export interface RuntimeHost {
@@ -24,6 +29,10 @@ export class PodWorker implements ContainerOwner {
   readonly runners = new Map<string, ContainerRunner>();
   private preparing: Promise<void> | undefined;
   private prepareError: string | undefined;
+  /** Writing the pod's volumes failed: containers that never started wait for it. */
+  private volumeError: string | undefined;
+  private volumeRetryMs = 0;
+  private volumeRetryTimer: NodeJS.Timeout | undefined;
   private terminating = false;
   private closed = false;
   private readonly conditionClock = new ConditionClock();
@@ -62,6 +71,7 @@ export class PodWorker implements ContainerOwner {
     if (this.terminating || this.closed) return;
     this.spec = spec;
     this.recordedPolicy = spec.pod.spec.restartPolicy ?? 'Always';
+    if (!this.syncVolumes(spec) && this.runners.size === 0) return;
     if (this.preparing) return; // reconciles with the latest spec when the ports are in
     const missing = spec.pod.spec.containers.filter((c) => !this.runners.has(c.name));
     if (missing.length === 0) {
@@ -82,6 +92,41 @@ export class PodWorker implements ContainerOwner {
         this.host.changed(this.uid);
       },
     );
+  }
+
+  /**
+   * Volumes are on disk before any container starts, and follow new configMap/secret
+   * contents (an update that fails leaves running containers with the last good files).
+   */
+  private syncVolumes(spec: PodSpecToRun): boolean {
+    const volumes = spec.pod.spec.volumes ?? [];
+    if (volumes.length === 0) return true;
+    const ref = `${this.namespace}/${this.name}`;
+    try {
+      const changed = syncPodVolumes(this.host.opts.dataDir, this.uid, volumes, spec.volumeFiles);
+      if (changed.length > 0) this.host.opts.logger.info({ pod: ref, volumes: changed }, 'volumes written');
+      if (this.volumeError !== undefined) this.host.changed(this.uid);
+      this.volumeError = undefined;
+      this.volumeRetryMs = 0;
+      return true;
+    } catch (err) {
+      const message = `MountVolume.SetUp failed: ${(err as Error).message}`;
+      if (message !== this.volumeError) {
+        this.host.opts.logger.error({ pod: ref, err: message }, 'cannot write volumes');
+        this.host.emit({ podUid: this.uid, type: 'Warning', reason: 'FailedMount', message });
+      }
+      this.volumeError = message;
+      this.volumeRetryMs = Math.min(this.volumeRetryMs === 0 ? VOLUME_RETRY_BASE_MS : this.volumeRetryMs * 2, VOLUME_RETRY_MAX_MS);
+      if (!this.volumeRetryTimer) {
+        this.volumeRetryTimer = setTimeout(() => {
+          this.volumeRetryTimer = undefined;
+          if (this.spec && !this.terminating && !this.closed) this.sync(this.spec);
+        }, this.volumeRetryMs);
+        this.volumeRetryTimer.unref();
+      }
+      this.host.changed(this.uid);
+      return false;
+    }
   }
 
   /** Host ports for each declared port (kept for the pod's lifetime), then a runner per container. */
@@ -124,7 +169,13 @@ export class PodWorker implements ContainerOwner {
   launchInput(container: string): { container: Container; resolvedEnv: Array<{ name: string; value: string }> } | undefined {
     const c = this.spec?.pod.spec.containers.find((x) => x.name === container);
     if (!c || !this.spec) return undefined;
-    return { container: c, resolvedEnv: this.spec.resolvedEnv[container] ?? [] };
+    // VOLUME_<NAME> first: the container's own env may refer to it as $(VOLUME_<NAME>).
+    const volumeEnv = mountEnv(c, this.host.opts.dataDir, this.uid);
+    return { container: c, resolvedEnv: [...volumeEnv, ...(this.spec.resolvedEnv[container] ?? [])] };
+  }
+
+  beforeStart(container: Container, cwd: string): void {
+    linkMounts(container, cwd, this.host.opts.dataDir, this.uid);
   }
 
   gracePeriodMs(): number {
@@ -148,12 +199,14 @@ export class PodWorker implements ContainerOwner {
   /** Stops every container; resolves when all their process groups are empty. */
   async kill(graceMs: number): Promise<void> {
     this.terminating = true;
+    clearTimeout(this.volumeRetryTimer);
     if (this.preparing) await this.preparing.catch(() => undefined);
     await Promise.all([...this.runners.values()].map((r) => r.stop(graceMs)));
   }
 
   close(): void {
     this.closed = true;
+    clearTimeout(this.volumeRetryTimer);
     for (const r of this.runners.values()) r.close();
   }
 
@@ -174,7 +227,8 @@ export class PodWorker implements ContainerOwner {
       const runner = this.runners.get(name);
       if (runner) statuses.push(runner.status(image));
       else {
-        const waiting = this.prepareError ? { reason: 'ContainerCreating', message: `cannot assign host ports: ${this.prepareError}` } : { reason: 'ContainerCreating' };
+        const message = this.volumeError ?? (this.prepareError ? `cannot assign host ports: ${this.prepareError}` : undefined);
+        const waiting = message ? { reason: 'ContainerCreating', message } : { reason: 'ContainerCreating' };
         statuses.push({ name, ready: false, started: false, restartCount: 0, state: { waiting }, ...(image !== undefined ? { image } : {}) });
       }
     }

@@ -12,6 +12,8 @@ import { resolveOptions, type ProcessRuntimeOptions, type ResolvedRuntimeOptions
 import { PodWorker, type RuntimeHost } from './pod-worker.js';
 import { clockTicksPerSecond, processGroups, rssBytes } from './procfs.js';
 import { loadState, StateWriter } from './state-store.js';
+import { removeMountLinks } from './volume-mounts.js';
+import { removePodVolumes } from './volumes.js';
 import type { ContainerUsage, LogOptions, PodRuntime, PodRuntimeStatus, PodSpecToRun, PodUsage, RuntimeEvent } from './types.js';
 
 interface CpuSample {
@@ -106,6 +108,12 @@ export class ProcessRuntime implements PodRuntime, RuntimeHost {
       removeLogDir(pod.podDir);
     } catch (err) {
       this.opts.logger.warn({ dir: pod.podDir, err: (err as Error).message }, 'cannot remove pod log directory');
+    }
+    try {
+      removeMountLinks(this.opts.dataDir, pod.uid);
+      removePodVolumes(this.opts.dataDir, pod.uid);
+    } catch (err) {
+      this.opts.logger.warn({ uid: pod.uid, err: (err as Error).message }, 'cannot remove pod volumes');
     }
     if (!this.closed) this.stateWriter.request();
   }

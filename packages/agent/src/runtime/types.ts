@@ -16,6 +16,21 @@ export interface PodSpecToRun {
    * before `$(VAR)` expansion and before PORT / PORT_<NAME> / POD_IP are added by the runtime.
    */
   resolvedEnv: Record<string, Array<{ name: string; value: string }>>;
+  /**
+   * Per configMap/secret volume name, the files the agent projected from the object
+   * (keys or `items`, with their modes). The runtime writes them (atomically) under the
+   * pod's volume directory before any container starts, and rewrites them when a later
+   * syncPod brings other contents. emptyDir volumes come from the pod spec alone.
+   */
+  volumeFiles?: Record<string, VolumeFile[]>;
+}
+
+/** One file of a configMap/secret volume. */
+export interface VolumeFile {
+  /** Relative to the volume: a key, or `items[].path` (may contain `/`). */
+  path: string;
+  mode: number;
+  contentBase64: string;
 }
 
 /** Something worth an Event, from the runtime's point of view (the agent records it against the pod). */
