@@ -1,6 +1,7 @@
 export * from './client.js';
 export * from './memory-client.js';
 export * from './resource-rules.js';
+export * from './service-ports.js';
 export * from './reasons.js';
 export * from './taints.js';
 export * from './scheduler/index.js';
@@ -13,6 +14,7 @@ export { isPodActive, isPodReady, isPodAvailable, isPodTerminated, controllerUid
 export * from './deployment-plan.js';
 export * from './deployment.js';
 export * from './daemonset.js';
+export * from './endpoints.js';
 export * from './node-lifecycle.js';
 export * from './garbage-collector.js';
 export * from './manager.js';

@@ -12,21 +12,22 @@
  * resumes, so nothing is done twice.
  *
  * Pass order: node lifecycle (who is alive), garbage collector, deployments,
- * replica sets, daemon sets, scheduler. Each controller sees what the ones
+ * replica sets, daemon sets, endpoints, scheduler. Each controller sees what the ones
  * before it wrote in the same pass.
  */
 import { leaderGuard, NotLeaderError, type ControllerClient } from './client.js';
 import { DaemonSetController } from './daemonset.js';
 import { DeploymentController } from './deployment.js';
+import { EndpointsController } from './endpoints.js';
 import { GarbageCollector } from './garbage-collector.js';
 import { NodeLifecycleController } from './node-lifecycle.js';
 import { ReplicaSetController } from './replicaset.js';
 import { Scheduler, type SchedulerOptions } from './scheduler/scheduler.js';
 import { ControllerReport } from './util/report.js';
 
-export type ControllerName = 'node-lifecycle' | 'garbage-collector' | 'deployment' | 'replicaset' | 'daemonset' | 'scheduler';
+export type ControllerName = 'node-lifecycle' | 'garbage-collector' | 'deployment' | 'replicaset' | 'daemonset' | 'endpoints' | 'scheduler';
 
-export const ALL_CONTROLLERS: readonly ControllerName[] = ['node-lifecycle', 'garbage-collector', 'deployment', 'replicaset', 'daemonset', 'scheduler'];
+export const ALL_CONTROLLERS: readonly ControllerName[] = ['node-lifecycle', 'garbage-collector', 'deployment', 'replicaset', 'daemonset', 'endpoints', 'scheduler'];
 
 export interface ControllerManagerOptions {
   /** When the leader last heard from each node (ms), kept in memory by the master. */
@@ -78,12 +79,14 @@ export class ControllerManager {
     const deployments = new DeploymentController(guarded);
     const replicaSets = new ReplicaSetController(guarded, { random: options.random });
     const daemonSets = new DaemonSetController(guarded, { random: options.random });
+    const endpoints = new EndpointsController(guarded);
     const all: Record<ControllerName, Runnable> = {
       'node-lifecycle': { name: 'node-lifecycle', runOnce: (now) => this.nodeLifecycle.runOnce(now) },
       'garbage-collector': { name: 'garbage-collector', runOnce: (now) => gc.runOnce(now) },
       deployment: { name: 'deployment', runOnce: (now) => deployments.runOnce(now) },
       replicaset: { name: 'replicaset', runOnce: (now) => replicaSets.runOnce(now) },
       daemonset: { name: 'daemonset', runOnce: (now) => daemonSets.runOnce(now) },
+      endpoints: { name: 'endpoints', runOnce: (now) => endpoints.runOnce(now) },
       scheduler: { name: 'scheduler', runOnce: (now) => this.scheduler.runOnce(now) },
     };
     const enabled = new Set(options.controllers ?? ALL_CONTROLLERS);

@@ -14,6 +14,7 @@ import {
   ApiError,
   applyDefaults,
   deepClone,
+  deepFreeze,
   kindInfo,
   nameFromGenerateName,
   parseFieldSelector,
@@ -23,9 +24,10 @@ import {
   registryPrefix,
   validateOrThrow,
 } from '@bramble/api';
-import type { Event, KindName, Pod, Resource, ResourceKinds } from '@bramble/api';
+import type { Event, KindName, Pod, Resource, ResourceKinds, Service } from '@bramble/api';
 import { type ControllerClient, type DeleteOptions, type EventRecord, type ListOptions } from './client.js';
 import * as rules from './resource-rules.js';
+import { allocateNodePorts, planServicePorts, portOwner, withAllocatedNodePorts, type PortOwner } from './service-ports.js';
 import { isoTime } from './util/time.js';
 import { seededRandom } from './util/random.js';
 
@@ -66,6 +68,8 @@ export class MemoryClient implements ControllerClient {
   private eventCounter = 0;
   /** Aggregation key -> event key. */
   private readonly eventKeys = new Map<string, string>();
+  /** Service ports reserved cluster-wide (see service-ports.ts), port -> owner. */
+  private readonly servicePorts = new Map<number, PortOwner>();
   /** Writes by verb, for tests that check a pass changed nothing. */
   readonly writes: WriteOperation[] = [];
 
@@ -95,7 +99,7 @@ export class MemoryClient implements ControllerClient {
       const obj = this.objects.get(key) as ResourceKinds[K];
       if (labels && !labels.matches(obj.metadata.labels)) continue;
       if (fields && !fields.matches(obj)) continue;
-      out.push(deepClone(obj));
+      out.push(deepFreeze(deepClone(obj)));
     }
     return out;
   }
@@ -122,6 +126,10 @@ export class MemoryClient implements ControllerClient {
     delete meta.deletionTimestamp;
     delete meta.deletionGracePeriodSeconds;
     if (this.validate) obj = validateOrThrow<T>(applyDefaults(obj));
+    if (obj.kind === 'Service') {
+      allocateNodePorts(obj as unknown as Service, (port) => !this.servicePorts.has(port), this.random);
+      this.reservePorts(undefined, obj as unknown as Service);
+    }
     return this.store(key, obj);
   }
 
@@ -129,11 +137,16 @@ export class MemoryClient implements ControllerClient {
     const { key, stored } = this.existing(input);
     this.hook('update', input.kind, input.metadata.namespace, input.metadata.name ?? '');
     rules.checkPreconditions(input, stored);
-    const next = rules.updatedObject(stored, input, this.validate);
+    const isService = stored.kind === 'Service';
+    const next = rules.updatedObject(stored, isService ? (withAllocatedNodePorts(stored as unknown as Service, input as unknown as Service) as unknown as T) : input, this.validate);
     if (rules.readyToRemove(next)) {
       this.remove(key);
       next.metadata.resourceVersion = String(this.revisionCounter);
       return next;
+    }
+    if (isService) {
+      allocateNodePorts(next as unknown as Service, (port) => !this.servicePorts.has(port), this.random);
+      this.reservePorts(stored as unknown as Service, next as unknown as Service);
     }
     return this.store(key, next);
   }
@@ -218,7 +231,16 @@ export class MemoryClient implements ControllerClient {
 
   private remove(key: string): void {
     this.revisionCounter++;
+    const obj = this.objects.get(key);
+    if (obj?.kind === 'Service') this.reservePorts(obj as unknown as Service, undefined);
     this.objects.delete(key);
+  }
+
+  /** Applies a Service write to the port reservations (throws Invalid, changing nothing, if a port is taken). */
+  private reservePorts(stored: Service | undefined, next: Service | undefined): void {
+    const plan = planServicePorts(stored, next, (port) => this.servicePorts.get(port));
+    for (const port of plan.release) this.servicePorts.delete(port);
+    if (next !== undefined) for (const port of plan.claim) this.servicePorts.set(port, portOwner(next));
   }
 
   private trimEvents(): void {

@@ -21,7 +21,7 @@ describe('ControllerManager', () => {
     m.onLeadershipChange(true, clock.nowMs);
     const pass = await m.tick(clock.nowMs);
     expect(pass?.completed).toBe(true);
-    expect(pass?.reports.map((r) => r.controller)).toEqual(['node-lifecycle', 'garbage-collector', 'deployment', 'replicaset', 'daemonset', 'scheduler']);
+    expect(pass?.reports.map((r) => r.controller)).toEqual(['node-lifecycle', 'garbage-collector', 'deployment', 'replicaset', 'daemonset', 'endpoints', 'scheduler']);
     expect(await client.list('Pod')).toHaveLength(2);
   });
 

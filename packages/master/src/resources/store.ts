@@ -36,6 +36,7 @@ import {
   type Pod,
   type Resource,
   type ResourceKinds,
+  type Service,
 } from '@bramble/api';
 import {
   alreadyExists,
@@ -60,7 +61,8 @@ import {
 } from '@bramble/controllers';
 import type { Compare, RequestOp } from '@bramble/kv';
 import type { ResourceBackend } from './backend.js';
-import { decodeObject, encodeObject, equalButResourceVersion, withoutResourceVersion } from './codec.js';
+import { ServicePortReservations, type TxnExtra } from './service-ports.js';
+import { decodeObject, decodeShared, encodeObject, equalButResourceVersion, withoutResourceVersion } from './codec.js';
 import { bookmark, matchesFilter, translateEvents, type ObjectFilter, type ResourceEvent } from './watch.js';
 
 export const DEFAULT_NAMESPACE_NAME = 'default';
@@ -101,7 +103,8 @@ export interface StoreWatch {
   cancel(): void;
 }
 
-type Mutation = { put: Resource } | { remove: true } | { keep: true };
+/** `extra`: more compares and ops for the same txn (a Service's port reservations). */
+type Mutation = { put: Resource; extra?: TxnExtra } | { remove: true; extra?: TxnExtra } | { keep: true };
 
 interface NamespaceState {
   modRevision: number;
@@ -139,6 +142,7 @@ export class ResourceStore implements ControllerClient {
   private readonly maxConcurrentWrites: number;
   /** namespaceState's answers, by namespace key. */
   private readonly namespaces = new Map<string, NamespaceState>();
+  private readonly servicePorts: ServicePortReservations;
 
   constructor(
     private readonly backend: ResourceBackend,
@@ -151,6 +155,7 @@ export class ResourceStore implements ControllerClient {
     this.maxAttempts = options.maxAttempts ?? 5;
     this.maxEvents = options.maxEvents ?? 10_000;
     this.maxConcurrentWrites = options.maxConcurrentWrites ?? 64;
+    this.servicePorts = new ServicePortReservations(backend, this.random);
   }
 
   // ---------------------------------------------------------------- reads
@@ -173,14 +178,15 @@ export class ResourceStore implements ControllerClient {
     return (await this.listWithRevision(kind, options)).items;
   }
 
-  /** Objects sorted by namespace and name, with the revision they were read at. */
+  /** Objects sorted by namespace and name (read-only: shared and frozen), with the revision they were read at. */
   async listWithRevision<K extends KindName>(kind: K, options: ListOptions = {}): Promise<{ items: Array<ResourceKinds[K]>; resourceVersion: string }> {
     const info = mustResolveKind(kind);
     const filter = this.filter(info, options);
     const prefix = this.prefix(info, options.namespace);
     await this.backend.linearizableRead();
     const { kvs, revision } = this.backend.range(prefix, { prefix: true });
-    const items = sortObjects(kvs.map((kv) => decodeObject(kv)).filter((obj) => matchesFilter(obj, filter)));
+    // Shared, frozen objects: each stored version is parsed once however often it is listed.
+    const items = sortObjects(kvs.map((kv) => decodeShared(kv)).filter((obj) => matchesFilter(obj, filter)));
     return { items: items as Array<ResourceKinds[K]>, resourceVersion: String(revision) };
   }
 
@@ -190,21 +196,24 @@ export class ResourceStore implements ControllerClient {
     const info = objectKind(input);
     const generated = !input.metadata?.name && Boolean(input.metadata?.generateName);
     let obj = this.prepareCreate(info, input);
-    if (options.dryRun) return obj;
+    if (options.dryRun) return info.kind === 'Service' ? (this.servicePorts.created(obj as unknown as Service).obj as unknown as T) : obj;
     const barrier = await this.writeBarrier();
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
       const name = obj.metadata.name as string;
       const key = this.key(info, obj.metadata.namespace, name);
-      const compares: Compare[] = [{ key, target: 'createRevision', result: '=', revision: 0 }];
+      // A Service claims its ports (nodePorts allocated afresh on every attempt) in the same txn.
+      const svc = info.kind === 'Service' ? this.servicePorts.created(obj as unknown as Service) : undefined;
+      const stored = (svc?.obj as unknown as T | undefined) ?? obj;
+      const compares: Compare[] = [{ key, target: 'createRevision', result: '=', revision: 0 }, ...(svc?.extra.compares ?? [])];
       if (info.namespaced) compares.push(await this.namespaceGuard(obj.metadata.namespace as string, barrier));
-      const value = encodeObject(obj, this.maxObjectBytes);
-      const r = await this.backend.txn(compares, [{ put: { key, value } }]);
-      if (r.succeeded) return stampRevision(obj, r.revision); // obj is this call's own copy
+      const value = encodeObject(stored, this.maxObjectBytes);
+      const r = await this.backend.txn(compares, [{ put: { key, value } }, ...(svc?.extra.ops ?? [])]);
+      if (r.succeeded) return stampRevision(stored, r.revision); // this call's own copy
       if (this.read(key) !== undefined) {
         if (!generated) throw alreadyExists(info.kind, name);
         obj = this.prepareCreate(info, input); // another random suffix
       }
-      // Otherwise the namespace changed under us: check it again.
+      // Otherwise the namespace (or a port reservation) changed under us: check it again.
     }
     throw new ApiError('Conflict', `${resourceName(info.kind)}: create of ${JSON.stringify(obj.metadata.name)} kept racing with other writes; try again`, {
       kind: info.kind,
@@ -352,6 +361,7 @@ export class ResourceStore implements ControllerClient {
 
   /** The next version of `stored` for an update to `input` (metadata and spec; status kept for status kinds). */
   private updated(stored: Resource, input: Resource): Mutation {
+    if (stored.kind === 'Service') return this.servicePorts.updated(stored as Service, input as Service);
     const valid = updatedObject(stored, input);
     if (readyToRemove(valid)) return { remove: true };
     return unchanged(stored, valid) ? { keep: true } : { put: valid };
@@ -380,7 +390,9 @@ export class ResourceStore implements ControllerClient {
   }
 
   private deletion(stored: Resource, options: DeleteOptions): Mutation {
-    return deletionStep(stored, options, { now: this.now, gracefulPods: true });
+    const step: Mutation = deletionStep(stored, options, { now: this.now, gracefulPods: true });
+    if ('remove' in step && stored.kind === 'Service') return { remove: true, extra: this.servicePorts.removed(stored as Service) };
+    return step;
   }
 
   /** A namespace is marked Terminating, everything in it deleted (pods gracefully), then it goes once empty. */
@@ -656,13 +668,14 @@ export class ResourceStore implements ControllerClient {
    */
   private async commit(key: string, cur: Current, m: Mutation, value?: string): Promise<MutationResult | undefined> {
     if ('keep' in m) return { obj: cur.obj, removed: false };
-    const compare: Compare[] = [{ key, target: 'modRevision', result: '=', revision: cur.modRevision }];
+    const compare: Compare[] = [{ key, target: 'modRevision', result: '=', revision: cur.modRevision }, ...(m.extra?.compares ?? [])];
+    const extraOps = m.extra?.ops ?? [];
     // cur.obj and m.put are this call's own objects (fresh decodes and copies): stamped in place.
     if ('remove' in m) {
-      const r = await this.backend.txn(compare, [{ deleteRange: { key } }]);
+      const r = await this.backend.txn(compare, [{ deleteRange: { key } }, ...extraOps]);
       return r.succeeded ? { obj: stampRevision(cur.obj, r.revision), removed: true } : undefined;
     }
-    const ops: RequestOp[] = [{ put: { key, value: value ?? encodeObject(m.put, this.maxObjectBytes) } }];
+    const ops: RequestOp[] = [{ put: { key, value: value ?? encodeObject(m.put, this.maxObjectBytes) } }, ...extraOps];
     const r = await this.backend.txn(compare, ops);
     return r.succeeded ? { obj: stampRevision(m.put, r.revision), removed: false } : undefined;
   }
