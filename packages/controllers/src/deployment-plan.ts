@@ -4,7 +4,7 @@
  * scaling, status and conditions, exactly as Kubernetes' deployment util
  * computes them. No client, no clock: times come in as `nowMs`.
  */
-import { deepClone, deepEqual, POD_TEMPLATE_HASH_LABEL, scaledValue } from '@bramble/api';
+import { deepClone, deepEqual, LAST_APPLIED_ANNOTATION, POD_TEMPLATE_HASH_LABEL, scaledValue } from '@bramble/api';
 import type { Deployment, DeploymentStatus, PodTemplateSpec, ReplicaSet, WorkloadCondition } from '@bramble/api';
 import { getCondition } from './util/conditions.js';
 import { isBeingDeleted } from './util/pods.js';
@@ -14,6 +14,13 @@ export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
 export const REVISION_HISTORY_ANNOTATION = 'deployment.kubernetes.io/revision-history';
 export const DESIRED_REPLICAS_ANNOTATION = 'deployment.kubernetes.io/desired-replicas';
 export const MAX_REPLICAS_ANNOTATION = 'deployment.kubernetes.io/max-replicas';
+/** Set by `kubectl rollout restart` / `bramble rollout restart` on the pod template. */
+export const RESTARTED_AT_ANNOTATION = 'kubectl.kubernetes.io/restartedAt';
+/** What `rollout history` prints per revision; copied from the Deployment to its new ReplicaSet. */
+export const CHANGE_CAUSE_ANNOTATION = 'kubernetes.io/change-cause';
+const KUBECTL_LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
+/** Bound of the revision-history annotation (Kubernetes' default). */
+export const MAX_REVISION_HISTORY_CHARS = 2000;
 
 // Progressing / Available condition reasons (Kubernetes' names).
 export const NEW_RS_AVAILABLE_REASON = 'NewReplicaSetAvailable';
@@ -156,20 +163,61 @@ export function setReplicasAnnotations(rs: ReplicaSet, desired: number, max: num
 }
 
 /**
- * Gives the new ReplicaSet `newRevision` if its own is lower (a rollback to
- * an old template gets the next number; the old numbers go to
- * revision-history). With `created`, also the replica annotations. True if changed.
+ * Deployment annotations that are the controller's own bookkeeping (or the
+ * applied manifest) and are never copied to a ReplicaSet (Kubernetes'
+ * skipCopyAnnotation; `kubectl rollout undo` skips the same ones).
+ */
+export const NOT_COPIED_ANNOTATIONS: ReadonlySet<string> = new Set([
+  LAST_APPLIED_ANNOTATION,
+  KUBECTL_LAST_APPLIED_ANNOTATION,
+  REVISION_ANNOTATION,
+  REVISION_HISTORY_ANNOTATION,
+  DESIRED_REPLICAS_ANNOTATION,
+  MAX_REPLICAS_ANNOTATION,
+]);
+
+/**
+ * Copies the Deployment's annotations (e.g. `kubernetes.io/change-cause`)
+ * onto its new ReplicaSet, so `rollout history` can show them per revision.
+ * Existing ReplicaSet annotations of other keys stay. True if changed.
+ */
+export function copyDeploymentAnnotations(d: Deployment, annotations: Record<string, string>): boolean {
+  let changed = false;
+  for (const [key, value] of Object.entries(d.metadata.annotations ?? {})) {
+    if (NOT_COPIED_ANNOTATIONS.has(key) || annotations[key] === value) continue;
+    annotations[key] = value;
+    changed = true;
+  }
+  return changed;
+}
+
+/**
+ * `history` with `revision` appended, oldest entries dropped so the result
+ * stays within `limitChars` (Kubernetes keeps at most 2000 characters).
+ */
+export function appendRevisionHistory(history: string | undefined, revision: string, limitChars = MAX_REVISION_HISTORY_CHARS): string | undefined {
+  const entries = history ? history.split(',').filter((e) => e !== '') : [];
+  entries.push(revision);
+  while (entries.length > 0 && entries.join(',').length > limitChars) entries.shift();
+  return entries.length > 0 ? entries.join(',') : history;
+}
+
+/**
+ * Copies the Deployment's annotations, and gives the new ReplicaSet
+ * `newRevision` if its own is lower (a rollback to an old template gets the
+ * next number; the old numbers go to revision-history). With `created`, also
+ * the replica annotations. True if changed.
  */
 export function setNewReplicaSetAnnotations(d: Deployment, rs: ReplicaSet, newRevision: number, created: boolean): boolean {
-  let changed = false;
   const annotations = { ...(rs.metadata.annotations ?? {}) };
+  let changed = copyDeploymentAnnotations(d, annotations);
   const old = annotations[REVISION_ANNOTATION];
   const oldRevision = old === undefined ? 0 : /^[0-9]+$/.test(old) ? Number(old) : undefined;
   if (oldRevision !== undefined && oldRevision < newRevision) {
     annotations[REVISION_ANNOTATION] = String(newRevision);
     if (old !== undefined) {
-      const history = annotations[REVISION_HISTORY_ANNOTATION];
-      annotations[REVISION_HISTORY_ANNOTATION] = history ? `${history},${old}` : old;
+      const history = appendRevisionHistory(annotations[REVISION_HISTORY_ANNOTATION], old);
+      if (history !== undefined) annotations[REVISION_HISTORY_ANNOTATION] = history;
     }
     changed = true;
   }
@@ -227,7 +275,8 @@ export function proportionalSizes(d: Deployment, activeSets: readonly ReplicaSet
       let fraction: number;
       if (replicas === 0) fraction = -rsReplicas(rs);
       else {
-        const annotated = annotationNumber(rs, MAX_REPLICAS_ANNOTATION) ?? d.status?.replicas ?? 0;
+        // A missing or zero max-replicas annotation falls back to the last observed size (Kubernetes' getReplicaSetFraction).
+        const annotated = annotationNumber(rs, MAX_REPLICAS_ANNOTATION) || (d.status?.replicas ?? 0);
         fraction = annotated === 0 ? 0 : Math.round((rsReplicas(rs) * (replicas + surge)) / annotated) - rsReplicas(rs);
       }
       const remaining = toAdd - added;
