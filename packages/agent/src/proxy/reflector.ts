@@ -69,8 +69,8 @@ export class Reflector<K extends KindName> {
         try {
           const list = await this.o.resources.list(kind, {});
           if (signal.aborted) return;
+          this.listsDone++; // before the sink's listeners run, so they see the cache synced
           this.o.sink.replaceAll(list.items);
-          this.listsDone++;
           resourceVersion = list.resourceVersion;
           if (failures > 0) logger.info({ kind, failures, items: list.items.length }, 'list works again');
           failures = 0;
