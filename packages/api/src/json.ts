@@ -32,6 +32,15 @@ export function deepClone<T>(value: T): T {
   return value;
 }
 
+/** Freezes a JSON-shaped value and everything in it (read-only shared objects); returns it. */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const item of Object.values(value)) deepFreeze(item);
+  }
+  return value;
+}
+
 /** Structural equality of JSON-shaped values; key order does not matter, `undefined` members count as absent. */
 export function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;

@@ -58,7 +58,10 @@ export interface EventRecord {
 }
 
 export interface ControllerClient {
-  /** Objects of a kind, sorted by namespace and name. */
+  /**
+   * Objects of a kind, sorted by namespace and name. Read-only, like an informer's cache:
+   * they may be shared with other readers and are frozen; clone before changing one.
+   */
   list<K extends KindName>(kind: K, options?: ListOptions): Promise<Array<ResourceKinds[K]>>;
   /** One object, or `undefined` if there is none. */
   get<K extends KindName>(kind: K, namespace: string | undefined, name: string): Promise<ResourceKinds[K] | undefined>;

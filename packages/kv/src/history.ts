@@ -22,8 +22,14 @@ export class KeyVersion {
     return this.value === null;
   }
 
+  /**
+   * The version as a KeyValue. Full (not keys-only) answers are made once and shared,
+   * frozen: every range and watch event of this version hands out the same object, so
+   * a reader that decodes values can cache its work by identity (a WeakMap).
+   */
   toKeyValue(key: string, keysOnly = false): KeyValue {
-    return {
+    if (!keysOnly && this.shared !== undefined) return this.shared;
+    const kv: KeyValue = {
       key,
       value: keysOnly || this.value === null ? '' : this.value,
       createRevision: this.createRevision,
@@ -31,7 +37,12 @@ export class KeyVersion {
       version: this.version,
       lease: this.lease,
     };
+    if (keysOnly) return kv;
+    this.shared = Object.freeze(kv);
+    return this.shared;
   }
+
+  private shared: KeyValue | undefined;
 }
 
 /**

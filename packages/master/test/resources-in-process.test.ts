@@ -113,7 +113,13 @@ async function exerciseEveryRpc(c: BrambleClient, ns: string): Promise<void> {
   expect(list.items.map((d) => d.metadata.name)).toEqual(['web']);
   expect(Number(list.resourceVersion)).toBeGreaterThanOrEqual(Number(statusPatched.metadata.resourceVersion));
 
-  const p = await r.create(pod('p1', ns));
+  await r.create(pod('p1', ns));
+  // The leader's scheduler marks it unschedulable (no nodes here) with a status write; bind after that,
+  // or the bind's resourceVersion may be stale.
+  const p = await waitFor('the scheduler to mark p1 unschedulable', async () => {
+    const current = await r.get('Pod', ns, 'p1');
+    return current.status?.conditions?.some((c) => c.type === 'PodScheduled') === true ? current : undefined;
+  });
   const bound = await r.bind(ns, 'p1', 'node1', p.metadata.resourceVersion!);
   expect(bound.spec.nodeName).toBe('node1');
   expect(await apiError(r.bind(ns, 'p1', 'node2', bound.metadata.resourceVersion!))).toMatchObject({ code: 'Conflict' });

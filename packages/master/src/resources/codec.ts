@@ -3,7 +3,9 @@
  * strings, one code unit per byte), without `metadata.resourceVersion`, which is
  * the key's mod revision and filled in on every read.
  */
-import { ApiError, deepClone, deepEqual } from '@bramble/api';
+import { ApiError, deepClone, deepEqual, deepFreeze } from '@bramble/api';
+
+export { deepFreeze };
 import type { KeyValue } from '@bramble/kv';
 import type { Resource } from '@bramble/api';
 
@@ -38,15 +40,6 @@ export function decodeShared<T extends Resource = Resource>(kv: KeyValue): T {
     shared.set(kv, obj);
   }
   return obj as T;
-}
-
-/** Freezes a JSON-shaped value and everything in it; returns it. */
-export function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const item of Object.values(value)) deepFreeze(item);
-  }
-  return value;
 }
 
 /**
