@@ -14,6 +14,7 @@ import { buildNode } from './node-info.js';
 import { resolveAgentOptions, type AgentOptions } from './options.js';
 import { PodManager } from './pod-manager.js';
 import { PodSource } from './pod-source.js';
+import { ProxyEventRecorder, ServiceCache, ServiceProxy } from './proxy/index.js';
 import { Registration } from './registration.js';
 import { ProcessRuntime } from './runtime/index.js';
 import type { PodRuntime } from './runtime/types.js';
@@ -41,6 +42,10 @@ export interface Agent {
   readonly pods: PodManager;
   readonly podSource: PodSource;
   readonly metrics: AgentMetrics;
+  /** Services (and, with the proxy, Endpoints) of every namespace, as last heard from the masters. */
+  readonly services: ServiceCache;
+  /** Undefined with `proxy: false`. */
+  readonly proxy: ServiceProxy | undefined;
   /** Stop heartbeats, watches and servers; pods keep running (like a kubelet that exits). */
   stop(): Promise<void>;
 }
@@ -74,6 +79,8 @@ export async function startAgent(options: AgentOptions, deps: AgentDeps = {}): P
     const retry = { retryInitialMs: deps.retryInitialMs, retryMaxMs: deps.retryMaxMs };
     const metrics = new AgentMetrics();
     const events = new EventRecorder(masters.resources, o.name, logger, metrics);
+    // Created here so pod start-up can read it (service env); started once the node has joined.
+    const services = new ServiceCache({ resources: masters.resources, logger, endpoints: o.proxy, ...retry });
     const pods = new PodManager({
       nodeName: o.name,
       address: o.address,
@@ -118,6 +125,17 @@ export async function startAgent(options: AgentOptions, deps: AgentDeps = {}): P
     heartbeater.start();
     teardown.push(() => heartbeater.stop());
 
+    services.start();
+    teardown.push(() => services.stop());
+    let proxy: ServiceProxy | undefined;
+    if (o.proxy) {
+      const proxyEvents = new ProxyEventRecorder({ resources: masters.resources, nodeName: o.name, logger });
+      const started = new ServiceProxy({ address: o.address, source: services, logger, metrics, events: proxyEvents, drainTimeoutMs: o.proxyDrainTimeoutMs });
+      started.start();
+      teardown.push(() => started.stop());
+      proxy = started;
+    }
+
     const podSource = new PodSource({ resources: masters.resources, nodeName: o.name, sink: pods, logger, ...retry });
     podSource.start();
     teardown.push(() => podSource.stop());
@@ -135,6 +153,8 @@ export async function startAgent(options: AgentOptions, deps: AgentDeps = {}): P
       pods,
       podSource,
       metrics,
+      services,
+      proxy,
       stop: () => (stopping ??= runTeardown().then(() => logger.info('agent stopped; pods left running'))),
     };
   } catch (err) {

@@ -28,6 +28,10 @@ export interface AgentOptions {
   configRetryMs?: number;
   /** Status writes in flight at once. Default 16. */
   statusConcurrency?: number;
+  /** Run the service proxy (a listener per Service port on `address`). Default true. */
+  proxy?: boolean;
+  /** How long the proxy lets a connection to a removed endpoint finish. Default 30 000 ms. */
+  proxyDrainTimeoutMs?: number;
   logLevel?: string;
 }
 
@@ -35,6 +39,7 @@ export const DEFAULT_KUBELET_PORT = 10250;
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 1_000;
 export const DEFAULT_CONFIG_RETRY_MS = 1_000;
 export const DEFAULT_STATUS_CONCURRENCY = 16;
+export const DEFAULT_PROXY_DRAIN_TIMEOUT_MS = 30_000;
 
 export type ResolvedAgentOptions = Required<Omit<AgentOptions, 'http' | 'logLevel'>> & { http: string; logLevel: string };
 
@@ -98,6 +103,8 @@ export function resolveAgentOptions(o: AgentOptions): ResolvedAgentOptions {
     heartbeatIntervalMs: positive('heartbeat-interval', o.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS),
     configRetryMs: positive('config-retry', o.configRetryMs ?? DEFAULT_CONFIG_RETRY_MS),
     statusConcurrency: positive('status-concurrency', o.statusConcurrency ?? DEFAULT_STATUS_CONCURRENCY),
+    proxy: o.proxy ?? true,
+    proxyDrainTimeoutMs: positive('proxy-drain-timeout', o.proxyDrainTimeoutMs ?? DEFAULT_PROXY_DRAIN_TIMEOUT_MS),
     logLevel: o.logLevel ?? 'info',
   };
 }

@@ -19,6 +19,8 @@ export function registerAgentCommand(program: Command): void {
     .option('--port <port>', 'Kubelet gRPC port on --address (0 = any free port)', nonNegativeIntArg, 10250)
     .option('--http <host:port>', 'serve /healthz and /metrics here')
     .addOption(new Option('--heartbeat-interval <duration>', 'heartbeat period to every master').argParser(durationMsArg).default(1_000, '1s'))
+    .option('--no-proxy', "do not run the service proxy (listeners for Service ports on --address)")
+    .addOption(new Option('--proxy-drain-timeout <duration>', 'how long the proxy lets connections to a removed endpoint finish').argParser(durationMsArg).default(30_000, '30s'))
     .option('--log-level <level>', 'trace|debug|info|warn|error', 'info')
     .action(async (o) => {
       // Loaded here, so other commands do not pay for the agent's modules.
@@ -38,6 +40,8 @@ export function registerAgentCommand(program: Command): void {
           port: o.port,
           http: o.http,
           heartbeatIntervalMs: o.heartbeatInterval,
+          proxy: o.proxy,
+          proxyDrainTimeoutMs: o.proxyDrainTimeout,
           logLevel: o.logLevel,
         });
       } catch (err) {
