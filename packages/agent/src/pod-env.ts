@@ -1,7 +1,8 @@
 // Resolving a pod's `env` and `envFrom` into plain name/value pairs per container: literal values,
 // the downward API (fieldRef), and keys of ConfigMaps and Secrets read through the API.
 // `$(VAR)` expansion and PORT / POD_IP are the runtime's job.
-import { isEnvVarName, type ConfigMap, type Container, type Pod, type Secret } from '@bramble/api';
+import { isEnvVarName, type ConfigMap, type Container, type Pod, type Secret, type Service } from '@bramble/api';
+import { serviceEnv } from './service-env.js';
 
 export type ResolvedEnv = Record<string, Array<{ name: string; value: string }>>;
 
@@ -23,6 +24,8 @@ export class ConfigRefError extends Error {
 export interface PodConfigObjects {
   configMaps: Map<string, ConfigMap | undefined>;
   secrets: Map<string, Secret | undefined>;
+  /** The Services of the pod's namespace when it starts: <NAME>_SERVICE_HOST/PORT env (service-env.ts). */
+  services?: readonly Service[];
 }
 
 /** Names of the ConfigMaps and Secrets the pod's env refers to. */
@@ -144,9 +147,10 @@ function containerEnv(pod: Pod, c: Container, objects: PodConfigObjects, d: Down
 /** Every container's resolved env; throws ConfigRefError naming the first missing reference. */
 export function resolvePodEnv(pod: Pod, objects: PodConfigObjects, d: DownwardValues): ResolvedEnv {
   const out: ResolvedEnv = {};
+  const links = serviceEnv(objects.services ?? [], d.address);
   for (const c of pod.spec.containers) {
     try {
-      out[c.name] = containerEnv(pod, c, objects, d);
+      out[c.name] = [...links, ...containerEnv(pod, c, objects, d)]; // the container's own env wins
     } catch (err) {
       if (err instanceof ConfigRefError) err.container = c.name;
       throw err;

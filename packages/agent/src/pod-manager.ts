@@ -3,7 +3,7 @@
 // - a pod with deletionTimestamp: kill its processes, then delete it with grace 0 so it disappears;
 // - a pod the API no longer has (deleted, or missing from a re-list): kill its processes.
 // While the masters are unreachable nothing here runs, so pods keep running as they are.
-import { canonicalJson, DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS, isApiError, type Pod, type PodStatus } from '@bramble/api';
+import { canonicalJson, DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS, isApiError, type Pod, type PodStatus, type Service } from '@bramble/api';
 import type { ResourcesApi } from '@bramble/client';
 import { Backoff } from '@bramble/transport';
 import type { Logger } from 'pino';
@@ -15,6 +15,7 @@ import { ConfigRefError, envReferences, resolvePodEnv, type PodConfigObjects } f
 import { configErrorStatus, statusFromRuntime } from './pod-status.js';
 import { configReferences, resolvePodVolumes, volumeReferences } from './pod-volumes.js';
 import type { PodRuntime, RuntimeEvent } from './runtime/types.js';
+import type { ServiceSource } from './service-env.js';
 import { sleep } from './sleep.js';
 import { StatusWriter } from './status-writer.js';
 
@@ -32,6 +33,8 @@ export interface PodManagerOptions {
   /** Back-off of API retries (status writes, deletes). */
   retryInitialMs?: number;
   retryMaxMs?: number;
+  /** Services for <NAME>_SERVICE_* env (the agent's ServiceCache); see setServiceSource. */
+  services?: ServiceSource;
 }
 
 const CONFIG_RETRY_MAX_MS = 10_000;
@@ -86,8 +89,11 @@ export class PodManager {
   private stopped = false;
   private readonly abort = new AbortController();
   private readonly configWatch: ConfigWatch;
+  /** Services for the pods' <NAME>_SERVICE_* env; without one (or before it synced) each pod start lists them. */
+  private serviceSource: ServiceSource | undefined;
 
   constructor(private readonly o: PodManagerOptions) {
+    this.serviceSource = o.services;
     this.configWatch = new ConfigWatch({
       resources: o.resources,
       logger: o.logger,
@@ -185,12 +191,14 @@ export class PodManager {
     if (s.configTimer) return; // a retry is already scheduled
     const seenMs = Date.now();
     const refs = configReferences(pod);
-    if (refs.configMaps.size === 0 && refs.secrets.size === 0) {
+    const noRefs = refs.configMaps.size === 0 && refs.secrets.size === 0;
+    const services = this.cachedServices(pod);
+    if (noRefs && services !== undefined) {
       // The common case stays synchronous: nothing to read, no latency added.
-      this.handToRuntime(s, pod, specKey, { configMaps: new Map(), secrets: new Map() }, seenMs);
+      this.handToRuntime(s, pod, specKey, { configMaps: new Map(), secrets: new Map(), services }, seenMs);
       return;
     }
-    this.configWatch.start();
+    if (!noRefs) this.configWatch.start();
     s.resolving = true;
     this.fetchConfig(pod, refs)
       .then(
@@ -220,11 +228,28 @@ export class PodManager {
         throw err;
       }
     };
-    const [cms, secrets] = await Promise.all([
+    const [cms, secrets, services] = await Promise.all([
       Promise.all([...refs.configMaps].map(async (n) => [n, await get('ConfigMap', n)] as const)),
       Promise.all([...refs.secrets].map(async (n) => [n, await get('Secret', n)] as const)),
+      this.servicesFor(pod),
     ]);
-    return { configMaps: new Map(cms), secrets: new Map(secrets) };
+    return { configMaps: new Map(cms), secrets: new Map(secrets), services };
+  }
+
+  /** Where the Services for pod env come from from now on (the proxy's watch-fed cache). */
+  setServiceSource(source: ServiceSource | undefined): void {
+    this.serviceSource = source;
+  }
+
+  /** The Services of the pod's namespace from the cache, if it has listed them at least once. */
+  private cachedServices(pod: Pod): Service[] | undefined {
+    const source = this.serviceSource;
+    return source?.synced ? source.servicesInNamespace(pod.metadata.namespace ?? 'default') : undefined;
+  }
+
+  private async servicesFor(pod: Pod): Promise<Service[]> {
+    const namespace = pod.metadata.namespace ?? 'default';
+    return this.cachedServices(pod) ?? (await this.o.resources.list('Service', { namespace })).items.filter((s) => (s.metadata.namespace ?? 'default') === namespace);
   }
 
   private handToRuntime(s: PodState, pod: Pod, specKey: string, objects: PodConfigObjects, seenMs: number): void {
