@@ -66,12 +66,19 @@ export function servicePorts(svc: ResourceKinds['Service']): string {
   return ports.map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/${p.protocol ?? 'TCP'}`).join(',');
 }
 
+/** Bramble emulates a cluster IP by a port served on every node's address: `<nodes>` unless one is set. */
+export function serviceClusterIP(svc: ResourceKinds['Service']): string {
+  return svc.spec?.clusterIP || '<nodes>';
+}
+
 const MAX_ENDPOINTS_SHOWN = 3;
 
-export function endpointsText(ep: ResourceKinds['Endpoints']): string {
+/** `ip:port,...` of the ready addresses; with `portName`, only the endpoint ports of that name (a Service port's). */
+export function endpointsText(ep: ResourceKinds['Endpoints'], portName?: string): string {
   const all: string[] = [];
   for (const subset of ep.subsets ?? []) {
-    const ports = subset.ports ?? [];
+    const ports = (subset.ports ?? []).filter((p) => portName === undefined || (p.name ?? '') === portName);
+    if (portName !== undefined && ports.length === 0) continue;
     for (const address of subset.addresses ?? []) {
       if (ports.length === 0) all.push(address.ip);
       for (const p of ports) all.push(`${address.ip}:${p.port}`);
@@ -147,7 +154,7 @@ const COLUMNS: { [K in KindName]: Columns<ResourceKinds[K]> } = {
   },
   Service: {
     headers: ['NAME', 'TYPE', 'CLUSTER-IP', 'EXTERNAL-IP', 'PORT(S)', 'AGE'],
-    row: (s, now) => [s.metadata.name ?? '', s.spec?.type ?? 'ClusterIP', orNone(s.spec?.clusterIP), NONE, servicePorts(s), age(s, now)],
+    row: (s, now) => [s.metadata.name ?? '', s.spec?.type ?? 'ClusterIP', serviceClusterIP(s), NONE, servicePorts(s), age(s, now)],
     wideHeaders: ['SELECTOR'],
     wideRow: (s) => [mapText(s.spec?.selector)],
   },

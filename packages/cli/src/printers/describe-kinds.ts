@@ -18,7 +18,7 @@ import {
 } from '@bramble/api';
 import { toYaml } from '../output.js';
 import { ageOf } from './age.js';
-import { endpointsText } from './columns.js';
+import { endpointsText, serviceClusterIP } from './columns.js';
 import { DescribeWriter, describeController, describeLabels, describeMeta, describeTime, mapLines, orNone } from './describe-writer.js';
 import { describePodTemplate } from './describe-pod.js';
 
@@ -214,13 +214,13 @@ export function describeService(w: DescribeWriter, svc: Service, related: Descri
   describeMeta(w, svc.metadata, { namespaced: true });
   w.line(0, 'Selector:', orNone(mapLines(svc.spec.selector).join(',')));
   w.line(0, 'Type:', svc.spec.type ?? 'ClusterIP');
-  w.line(0, 'IP:', orNone(svc.spec.clusterIP));
+  w.line(0, 'IP:', serviceClusterIP(svc));
   for (const p of svc.spec.ports ?? []) {
     const name = p.name ?? '<unset>';
     w.line(0, 'Port:', name, `${p.port}/${p.protocol ?? 'TCP'}`);
     w.line(0, 'TargetPort:', `${p.targetPort ?? p.port}/${p.protocol ?? 'TCP'}`);
     if (p.nodePort) w.line(0, 'NodePort:', name, `${p.nodePort}/${p.protocol ?? 'TCP'}`);
-    w.line(0, 'Endpoints:', related.endpoints ? endpointsText(related.endpoints) : '<none>');
+    w.line(0, 'Endpoints:', related.endpoints ? endpointsText(related.endpoints, p.name ?? '') : '<none>');
   }
   w.line(0, 'Session Affinity:', svc.spec.sessionAffinity ?? 'None');
 }
