@@ -226,7 +226,9 @@ export class ReplicaSetController {
         throw error;
       }
     }
-    // Creates go in slow-start batches (1, 2, 4, ... up to maxInFlight at once); the first failing batch stops them.
+    // Creates go in slow-start batches (1, 2, 4, ... as in Kubernetes, with no cap but the pass's burst:
+    // every batch waits for its slowest write, so small batches would stall a large scale-up); the first
+    // failing batch stops them.
     const creates = await slowStartBatch(
       plan.create,
       async () => {
@@ -234,15 +236,17 @@ export class ReplicaSetController {
         active.set(created.metadata.uid, created);
         report.action(`create pod ${podKey(created)}`);
       },
-      { maxBatch: this.maxInFlight },
+      { maxBatch: Math.max(plan.create, 1) },
     );
+    await recorder.settle(); // the SuccessfulCreate events of the pods just created
     if (creates.errors.length > 0) throw creates.errors[0];
     await forEachBounded(plan.delete, this.maxInFlight, async (pod) => {
       await this.client.delete('Pod', ns, pod.metadata.name ?? '', { preconditions: { uid: pod.metadata.uid } });
       active.delete(pod.metadata.uid);
       report.action(`delete pod ${podKey(pod)}`);
-      await recorder.normal(rs, Reasons.SuccessfulDelete, `Deleted pod: ${pod.metadata.name}`);
+      recorder.defer(rs, 'Normal', Reasons.SuccessfulDelete, `Deleted pod: ${pod.metadata.name}`);
     });
+    await recorder.settle();
 
     const status = replicaSetStatus(rs, [...active.values()], nowMs);
     if (!deepEqual(rs.status, status)) await this.client.updateStatus({ ...rs, status });
@@ -253,7 +257,7 @@ export class ReplicaSetController {
       const name = `${rs.metadata.name}-${randomSuffix(this.options.random)}`;
       try {
         const created = await this.client.create(podFromTemplate(rs, name));
-        await recorder.normal(rs, Reasons.SuccessfulCreate, `Created pod: ${name}`);
+        recorder.defer(rs, 'Normal', Reasons.SuccessfulCreate, `Created pod: ${name}`);
         return created;
       } catch (error) {
         if (error instanceof NotLeaderError) throw error;

@@ -87,7 +87,7 @@ export class Scheduler {
           const bound = await this.client.bindPod(ns, name, node, pod.metadata.resourceVersion ?? '');
           this.lastFailure.delete(pod.metadata.uid ?? '');
           report.action(`bind ${ns}/${name} ${node}`);
-          await recorder.normal(bound, Reasons.Scheduled, `Successfully assigned ${ns}/${name} to ${node}`);
+          recorder.defer(bound, 'Normal', Reasons.Scheduled, `Successfully assigned ${ns}/${name} to ${node}`);
         } catch (error) {
           if (!(error instanceof NotLeaderError)) this.forget(infoByName, onNodes, node, pod);
           throw error;
@@ -97,6 +97,7 @@ export class Scheduler {
     await forEachBounded(unschedulable, this.maxInFlight, ({ pod, message }) =>
       report.guard(podKey(pod), () => this.reportUnschedulable(pod, message, recorder, nowMs, report)),
     );
+    await report.guard('<events>', () => recorder.settle());
     return report;
   }
 

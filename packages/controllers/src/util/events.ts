@@ -31,6 +31,26 @@ export class EventRecorder {
     return this.record(obj, 'Warning', reason, message);
   }
 
+  /**
+   * Records an event without waiting for it, like Kubernetes' event broadcaster: the write
+   * that caused it does not wait for its event. `settle()` waits for every deferred one.
+   */
+  defer(obj: EventSubject, type: 'Normal' | 'Warning', reason: string, message: string): void {
+    const write = this.record(obj, type, reason, message);
+    write.catch(() => undefined); // reported by settle(), never an unhandled rejection
+    this.deferred.push(write);
+  }
+
+  /** Waits for the deferred events; throws the first error among them (e.g. leadership lost). */
+  async settle(): Promise<void> {
+    const writes = this.deferred.splice(0);
+    const results = await Promise.allSettled(writes);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  private readonly deferred: Array<Promise<void>> = [];
+
   private record(obj: EventSubject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
     return this.client.recordEvent({ involvedObject: objectReference(obj), type, reason, message, component: this.component, timeMs: this.nowMs });
   }
