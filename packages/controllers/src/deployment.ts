@@ -12,7 +12,10 @@
  * - Recreate: scale old sets to 0, wait until none of their pods exist, then
  *   create/scale the new set to replicas.
  * - revisions: the new set gets max(old revisions) + 1 (also a reused old set
- *   on rollback); the Deployment carries the same annotation.
+ *   on rollback); the Deployment carries the same annotation. The
+ *   Deployment's own annotations (kubernetes.io/change-cause ...) are copied
+ *   to its new set, so `rollout history` shows them and `rollout undo` can
+ *   bring them back.
  * - progressDeadlineSeconds: the Progressing condition (NewReplicaSetCreated,
  *   FoundNewReplicaSet, ReplicaSetUpdated, NewReplicaSetAvailable,
  *   ProgressDeadlineExceeded, DeploymentPaused/Resumed).
