@@ -2,7 +2,8 @@
 // with a readiness probe. RollingUpdate with maxSurge 1 / maxUnavailable 0 never drops below
 // 3 available pods (sampled from a pod watch); `bramble rollout status|history|undo`;
 // Recreate never has old and new pods at once; a rollout whose pods never get ready hits
-// ProgressDeadlineExceeded; pause stops a rollout, resume continues it; restart replaces every pod.
+// ProgressDeadlineExceeded; pause stops a rollout, resume continues it; restart replaces every pod;
+// killing the leader master midway does not stop a rollout or `rollout status`.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -220,6 +221,36 @@ describe('deployment rollouts on a 3-master, 2-agent process cluster', () => {
     const missing = await bramble('rollout', 'undo', `deployment/${app}`, '--to-revision', '7');
     expect(missing).toMatchObject({ code: 1, stderr: 'error: unable to find specified revision 7 in history\n' });
     pods.stop();
+    await remove(app);
+  }, 180_000);
+
+  it('a rollout completes, and rollout status follows it, when the leader master is killed with SIGKILL midway', async () => {
+    const app = 'failover';
+    const d0 = helloDeployment(app, 3);
+    d0.spec.strategy = { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } };
+    await cluster.resources().create(d0);
+    await statusOk(app);
+    const [v1] = await setsOf(app);
+    const pods = await sampler(app);
+    pods.begin();
+    await change(app, greeting('v2'));
+    const status = bramble('--timeout', '120s', 'rollout', 'status', `deployment/${app}`);
+    // Midway: the first new pod exists, old ones still run.
+    await waitFor('a pod of the new template', () => [...pods.pods.values()].some((p) => p.metadata.labels?.[HASH] !== v1.metadata.labels?.[HASH]), 30_000, 20);
+    const leader = await cluster.masters.waitForLeader();
+    await cluster.masters.kill(leader, 'SIGKILL');
+    const r = await status;
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout.endsWith('deployment "failover" successfully rolled out\n')).toBe(true);
+    pods.sampling = false;
+    expect(pods.minReady, 'Ready pods during the rollout').toBeGreaterThanOrEqual(3);
+    await waitForRunning(cluster, app, 3, 30_000, (ps) => ps.every((p) => p.spec.containers[0].env?.[0]?.value === 'v2'));
+    await waitForOneProcessPerPod(cluster, () => podsOf(cluster, app));
+    expect(await setsOf(app)).toHaveLength(2);
+    pods.stop();
+    await cluster.masters.restart(leader);
+    await cluster.masters.waitForMembers();
     await remove(app);
   }, 180_000);
 
