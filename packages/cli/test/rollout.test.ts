@@ -143,7 +143,7 @@ describe('rollout status', () => {
     await fake.put(deployment('web', 'web:2'));
     await setStatus('web', { replicas: 4, updatedReplicas: 1, availableReplicas: 3 });
     const started = Date.now();
-    const r = await cli.run([...server, '--timeout', '400ms', 'rollout', 'status', 'deployment/web']);
+    const r = await cli.run([...server, 'rollout', 'status', 'deployment/web', '--timeout', '400ms']);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe('error: timed out waiting for the condition\n');
     expect(Date.now() - started).toBeGreaterThanOrEqual(350);
