@@ -117,6 +117,27 @@ describe('ConfigMaps, Secrets and volumes on a process cluster', () => {
     expect(JSON.parse((await get('/info')).text).env.CFG_TITLE).toBe('My to-dos');
   }, 60_000);
 
+  it('keeps the pod and its volumes across an agent restart (adoption), and still follows ConfigMap updates', async () => {
+    const r = cluster.resources();
+    const before = await runningPod('cfg');
+    const agentDir = cluster.agents.get('node1')!.dataDir;
+    const file = join(agentDir, 'pods', before.metadata.uid!, 'volumes', 'config', 'page.html');
+    const inode = statSync(file).ino;
+    await cluster.killAgent('node1', 'SIGKILL');
+    cluster.startAgent('node1');
+    await cluster.waitForNodesReady(['node1']);
+    await waitFor('the agent to adopt the pod (status written again)', async () => {
+      const p = await r.get('Pod', 'default', 'cfg');
+      return p.status?.phase === 'Running' && p.status.containerStatuses?.[0].containerID === before.status!.containerStatuses![0].containerID;
+    }, 20_000, 100);
+    const get = await serverOf(before);
+    expect(await get('/read?path=config/page.html')).toEqual({ status: 200, text: '<h1>v2</h1>' });
+    expect(statSync(file).ino).toBe(inode); // same contents: the volume was not rewritten
+    await r.patch('ConfigMap', 'default', 'todo-config', { data: { 'page.html': '<h1>v3</h1>' } });
+    await waitFor('the update after the restart', async () => (await get('/read?path=config/page.html')).text === '<h1>v3</h1>', 10_000, 100);
+    expect((await r.get('Pod', 'default', 'cfg')).status?.containerStatuses?.[0].restartCount).toBe(0);
+  }, 60_000);
+
   it('does not start a pod whose ConfigMap is missing, says why in an event, and starts it once the ConfigMap exists', async () => {
     const r = cluster.resources();
     const dir = join(work, 'late');
