@@ -115,3 +115,4 @@ export {
 export { controllerRef, ownerReferenceTo, randomSuffix, nameFromGenerateName, isBeingDeleted, GENERATED_SUFFIX_LENGTH } from './meta.js';
 
 export { deepClone, deepEqual, deepFreeze, canonicalJson, stripNulls, isObject, type JsonValue } from './json.js';
+export { yamlLibrary } from './yaml-library.js';

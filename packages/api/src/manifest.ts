@@ -12,7 +12,8 @@
  * booleans), without 1.1's timestamp and sexagesimal types so that times and
  * `12:30` stay strings.
  */
-import { isNode, LineCounter, parseAllDocuments, type Document, type Tags } from 'yaml';
+import type { Document, LineCounter, Tags } from 'yaml';
+import { yamlLibrary as yaml } from './yaml-library.js';
 import { applyDefaults } from './defaults.js';
 import { ApiError, type FieldError, type PathSegment } from './errors.js';
 import { isObject, stripNulls } from './json.js';
@@ -88,7 +89,7 @@ function locationLabel(source: string | undefined, document: number, item: numbe
 function positionOf(doc: Document, lines: LineCounter, path: PathSegment[]): { line: number; column: number } | undefined {
   for (let n = path.length; n >= 0; n--) {
     const node: unknown = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
-    const range = isNode(node) ? node.range : undefined;
+    const range = yaml().isNode(node) ? node.range : undefined;
     if (range) {
       const { line, col } = lines.linePos(range[0]);
       return { line, column: col };
@@ -106,8 +107,8 @@ export function parseManifestDocuments(text: string, source?: string, options: P
   if (text.length > MAX_MANIFEST_BYTES) {
     throw new ApiError('BadRequest', `${where}manifest is larger than ${MAX_MANIFEST_BYTES} bytes`);
   }
-  const lines = new LineCounter();
-  const docs = parseAllDocuments(text, { version: '1.1', customTags: keepTags, lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const lines = new (yaml().LineCounter)();
+  const docs = yaml().parseAllDocuments(text, { version: '1.1', customTags: keepTags, lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const out: ManifestDocument[] = [];
   const problems: ManifestProblem[] = [];
 

@@ -12,7 +12,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import YAML from 'yaml';
+import { yamlLibrary } from '@bramble/api';
 import { checkEndpoint } from '@bramble/client';
 import { CliError, UsageError } from './errors.js';
 
@@ -106,7 +106,7 @@ export function readConfig(path: string): BrambleConfig | undefined {
 export function parseConfig(text: string, path: string): BrambleConfig {
   let doc: unknown;
   try {
-    doc = YAML.parse(text);
+    doc = yamlLibrary().parse(text);
   } catch (err) {
     throw new ConfigError(`config ${path}: invalid YAML: ${(err as Error).message.split('\n')[0]}`);
   }
@@ -191,7 +191,7 @@ export function writeConfig(path: string, cfg: BrambleConfig): void {
   try {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, YAML.stringify(ordered), { mode: 0o600 });
+    writeFileSync(tmp, yamlLibrary().stringify(ordered), { mode: 0o600 });
     renameSync(tmp, path);
   } catch (err) {
     throw new ConfigError(`config ${path}: cannot write it: ${(err as Error).message}`);

@@ -1,6 +1,6 @@
 // How results are printed: kubectl-style tables (uppercase headers, columns separated by
 // three spaces, no borders) or the full objects as JSON / YAML.
-import YAML from 'yaml';
+import { yamlLibrary } from '@bramble/api';
 import type { KeyValue, ResponseHeader } from '@bramble/client';
 
 /** `wide` and `name` are the kubectl-like resource commands' (elsewhere they print the table). */
@@ -120,7 +120,7 @@ function jsonReplacer(_key: string, v: unknown): unknown {
 }
 
 export function toYaml(value: unknown): string {
-  return YAML.stringify(value, { lineWidth: 0 });
+  return yamlLibrary().stringify(value, { lineWidth: 0 });
 }
 
 /** Render `value` as JSON or YAML, or call `table` for the table form. */

@@ -100,6 +100,9 @@ async function main(): Promise<void> {
       throw new Error(`${err.message} (created ${seenCreated.size}, running ${seenRunning.size})`);
     });
     const allRunningMs = Math.max(...seenRunning.values()) - t0;
+    // Revisions = committed writes (creates, binds, status, events, owner status) while starting them.
+    const revisionAfter = Number((await api.list('Namespace')).resourceVersion);
+    const writesPerPod = (revisionAfter - Number(list.resourceVersion)) / pods;
     const cpuUsed = { agents: sum(agentPids) - cpuBefore.agents, masters: sum(masterPids) - cpuBefore.masters };
     const firstRunningMs = Math.min(...seenRunning.values()) - t0;
     const startup = [...seenRunning].map(([uid, t]) => t - seenCreated.get(uid)!).sort((a, b) => a - b);
@@ -137,6 +140,7 @@ async function main(): Promise<void> {
       agent_rss_idle_median_mb: percentile(agentRss, 0.5),
       agent_rss_idle_max_mb: agentRss[agentRss.length - 1],
       master_rss_max_mb: masterRss[masterRss.length - 1],
+      writes_per_pod: Math.round(writesPerPod * 10) / 10,
       cpu_s_agents: Math.round(cpuUsed.agents * 10) / 10,
       cpu_s_masters: Math.round(cpuUsed.masters * 10) / 10,
     };
