@@ -111,15 +111,30 @@ export function dial(port: number): Promise<Client> {
   });
 }
 
+/** Resolves when `text()` satisfies `done`; rejects when the connection ends first or after 5 s. */
+function receive(client: Client, done: () => boolean, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      if (done()) finish();
+    };
+    const onEnd = (): void => finish(new Error(`connection closed before ${what} (got ${JSON.stringify(client.received())})`));
+    const timer = setTimeout(() => finish(new Error(`no ${what} within 5 s (got ${JSON.stringify(client.received())})`)), 5_000);
+    function finish(err?: Error): void {
+      clearTimeout(timer);
+      client.socket.removeListener('data', check);
+      if (err) reject(err);
+      else resolve();
+    }
+    client.socket.on('data', check);
+    void client.ended.then(() => (done() ? finish() : onEnd()));
+    check();
+  });
+}
+
 /** Connect, wait for the greeting line, return the pod name it names. */
 export async function greeting(port: number): Promise<{ client: Client; name: string }> {
   const client = await dial(port);
-  const deadline = Date.now() + 5_000;
-  while (!client.received().includes('\n')) {
-    if (Date.now() > deadline) throw new Error(`no greeting through port ${port} within 5 s (got ${JSON.stringify(client.received())})`);
-    const r = await Promise.race([new Promise((res) => client.socket.once('data', res)), client.ended.then(() => 'ended')]);
-    if (r === 'ended' && !client.received().includes('\n')) throw new Error(`connection through port ${port} closed before a greeting`);
-  }
+  await receive(client, () => client.received().includes('\n'), `a greeting through port ${port}`);
   return { client, name: client.received().split('\n')[0] };
 }
 
@@ -127,10 +142,5 @@ export async function greeting(port: number): Promise<{ client: Client; name: st
 export async function echo(client: Client, line: string): Promise<void> {
   const before = client.received().length;
   client.socket.write(`${line}\n`);
-  const deadline = Date.now() + 5_000;
-  while (!client.received().slice(before).includes(`${line}\n`)) {
-    if (Date.now() > deadline) throw new Error(`no echo of ${line} within 5 s`);
-    const r = await Promise.race([new Promise((res) => client.socket.once('data', res)), client.ended.then(() => 'ended')]);
-    if (r === 'ended' && !client.received().slice(before).includes(`${line}\n`)) throw new Error(`connection closed before the echo of ${line}`);
-  }
+  await receive(client, () => client.received().slice(before).includes(`${line}\n`), `the echo of ${line}`);
 }

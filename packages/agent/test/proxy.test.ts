@@ -1,8 +1,9 @@
 // The service proxy over real sockets on 127.0.0.1: round-robin, failover on a refused connect,
 // drains, listener changes, half-close, backpressure, and listen retries with events.
 import { waitFor } from '@bramble/testkit';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AgentMetrics } from '../src/metrics.js';
 import { ServiceCache } from '../src/proxy/service-cache.js';
@@ -11,11 +12,41 @@ import type { ProxyEventSink } from '../src/proxy/events.js';
 import { closeAll, deadPort, dial, echo, endpoints, greeting, HOST, namedServer, service, silent, track } from './proxy-helpers.js';
 
 const proxies: ServiceProxy[] = [];
+const children: ChildProcess[] = [];
 
 afterEach(async () => {
   for (const p of proxies.splice(0)) p.stop();
+  for (const c of children.splice(0)) c.kill('SIGKILL');
   await closeAll();
 });
+
+/**
+ * An endpoint whose connects hang: a child process listens with a backlog of 1 and then
+ * blocks its event loop, so it never accepts; once its accept queue is full the kernel drops
+ * further SYNs and a connect neither succeeds nor fails.
+ */
+async function hangingEndpoint(): Promise<number> {
+  const code = `const s = require('net').createServer();
+s.listen({ port: 0, host: '${HOST}', backlog: 1 }, () => {
+  console.log(s.address().port); // a synchronous write on Linux pipes
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); // never accepts from here on
+});`;
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('exit', (c) => reject(new Error(`hanging endpoint exited (${c})`)));
+    child.stdout!.once('data', (d) => resolve(Number(String(d).trim())));
+  });
+  // Fill the accept queue: connect until one does not complete (a loopback connect the kernel
+  // takes completes at once; a dropped SYN is only retried after 1 s).
+  for (let i = 0; i < 16; i++) {
+    const s = track(connect(port, HOST));
+    s.on('error', () => {});
+    const done = await Promise.race([new Promise((r) => s.once('connect', () => r(true))), new Promise((r) => setTimeout(() => r(false), 800))]);
+    if (!done) return port;
+  }
+  throw new Error(`the accept queue of ${port} never filled`);
+}
 
 function startProxy(extra: Partial<ServiceProxyOptions> = {}) {
   const cache = new ServiceCache();
@@ -67,6 +98,22 @@ describe('service proxy', () => {
     await client.ended;
     expect(client.received()).toBe('');
     await waitFor('a rejected connection counted', () => metrics.proxyRejected.get('default/web') === 1);
+  });
+
+  it('fails over when a connect times out', async () => {
+    const [hanging, b] = await Promise.all([hangingEndpoint(), namedServer('b')]);
+    const port = await deadPort();
+    const { cache, proxy, metrics } = startProxy({ connectTimeoutMs: 200 });
+    cache.serviceStore.upsert(service('web', [{ port }]));
+    cache.endpointsStore.upsert(endpoints('web', [hanging, b.port]));
+    await listening(proxy, port);
+    await waitFor('two endpoints', () => proxy.backendsOf('default/web:').length === 2);
+    const started = Date.now();
+    expect((await greeting(port)).name).toBe('b'); // the hanging endpoint is first in turn
+    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+    expect(metrics.proxyConnectFailures.get('default/web')).toBe(1);
+    expect((await greeting(port)).name).toBe('b');
+    expect(metrics.proxyConnectFailures.get('default/web')).toBe(1); // b was next in turn: no wait
   });
 
   it('closes clients of a service with no ready endpoints', async () => {
