@@ -91,6 +91,7 @@ export async function startAgent(options: AgentOptions, deps: AgentDeps = {}): P
       logger,
       configRetryMs: o.configRetryMs,
       statusConcurrency: o.statusConcurrency,
+      services,
       ...retry,
     });
     teardown.push(() => pods.stop());
