@@ -70,6 +70,12 @@ describe('todo-app manifests', () => {
     expect(replica.spec.replicas).toBe(2);
     expect(replica.spec.template.spec.containers[0].command).toContain('$(REDIS_MASTER_SERVICE_HOST)');
     expect(get<Service>('redis-replica.yaml', 'Service').spec.ports[0].port).toBe(6380);
+    // Each redis pod writes into its own emptyDir, never into the agent's working directory.
+    for (const file of ['redis-master.yaml', 'redis-replica.yaml']) {
+      const spec = get<Deployment>(file, 'Deployment').spec.template.spec;
+      expect(spec.containers[0].command?.join(' ')).toContain('--dir $(VOLUME_DATA)');
+      expect(spec.volumes).toEqual([{ name: 'data', emptyDir: {} }]);
+    }
     const web = get<Service>('web-v1.yaml', 'Service');
     expect(web.spec).toMatchObject({ type: 'NodePort', ports: [{ port: 8080, nodePort: 30080 }] });
     for (const [file, version] of [['web-v1.yaml', 'v1'], ['upgrade/web-v2.yaml', 'v2']] as const) {
