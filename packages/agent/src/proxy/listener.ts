@@ -10,6 +10,8 @@ export interface PortListenerOptions {
   /** A listen attempt failed; another follows after `retryInMs`. */
   onListenError: (err: NodeJS.ErrnoException, retryInMs: number) => void;
   onListening?: () => void;
+  /** An error of the server once listening (it keeps listening). */
+  onServerError?: (err: NodeJS.ErrnoException) => void;
   retryInitialMs: number;
   retryMaxMs: number;
 }
@@ -39,8 +41,13 @@ export class PortListener {
     // pauseOnConnect: nothing is read from the client until an endpoint has accepted.
     const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => this.o.onConnection(socket));
     this.server = server;
-    server.once('error', (err: NodeJS.ErrnoException) => {
+    server.on('error', (err: NodeJS.ErrnoException) => {
       if (this.server !== server) return;
+      if (this.bound) {
+        // A bound server's errors (e.g. EMFILE on accept) do not stop it listening.
+        this.o.onServerError?.(err);
+        return;
+      }
       this.server = undefined;
       this.bound = false;
       server.close();

@@ -174,6 +174,7 @@ export class ServiceProxy {
           logger[level]({ service: entry.target.service, address, port, via: entry.target.via, failures: entry.failures }, 'listening for a service');
           entry.failures = 0;
         },
+        onServerError: (err) => logger.warn({ service: entry.target.service, address, port, code: err.code, err: errorMessage(err) }, 'service listener error'),
         onListenError: (err, retryInMs) => {
           entry.failures++;
           const fields = { service: entry.target.service, address, port, code: err.code, retryInMs: Math.round(retryInMs), failures: entry.failures };
