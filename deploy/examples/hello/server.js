@@ -11,6 +11,8 @@ const port = Number(process.env.PORT ?? 8080);
 const pod = process.env.POD_NAME ?? hostname();
 const node = process.env.NODE_NAME ?? 'unknown';
 const greeting = process.env.GREETING ?? 'hello from Bramble';
+// Set by the blue/green recipe (docs/blue-green.md): the reply says which Deployment answered.
+const color = process.env.COLOR;
 const started = Date.now();
 let served = 0;
 
@@ -20,7 +22,7 @@ const server = createServer((req, res) => {
     return;
   }
   served++;
-  const body = { greeting, pod, node, address: `${host}:${port}`, served, uptimeSeconds: Math.round((Date.now() - started) / 1000) };
+  const body = { greeting, ...(color ? { color } : {}), pod, node, address: `${host}:${port}`, served, uptimeSeconds: Math.round((Date.now() - started) / 1000) };
   res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
 });
 
