@@ -303,6 +303,29 @@ describe('the RESP client and the web app against real redis-server', () => {
     await stop(web.proc);
   });
 
+  it('a replica that stops acknowledging slows each write by the WAIT timeout but fails none (writes do not queue behind each other)', async () => {
+    const spare = await startRedis(dir, ['--replicaof', HOST, String(master.port)]);
+    const admin = new RedisClient({ host: HOST, port: master.port });
+    try {
+      // Both replicas online in the master's view before the app counts them.
+      await waitFor('two replicas online', async () => ((await admin.command('INFO', 'replication')) as string).match(/state=online/g)?.length === 2, 10_000, 50);
+      const web = await startWeb('v1');
+      expect((await post(web.base, { text: 'before the stall' })).status).toBe(201);
+      spare.proc.kill('SIGSTOP'); // still connected, never acknowledges: every WAIT runs to its 500 ms
+      try {
+        // Sent together: on one shared connection each would wait behind the others' WAITs (12 x 500 ms).
+        const replies = await Promise.all(Array.from({ length: 12 }, (_, i) => post(web.base, { text: `stalled ${i}` })));
+        expect(replies.map((r) => r.status)).toEqual(Array.from({ length: 12 }, () => 201));
+      } finally {
+        spare.proc.kill('SIGCONT');
+      }
+      await stop(web.proc);
+    } finally {
+      admin.close();
+      await stop(spare.proc);
+    }
+  });
+
   it('on SIGTERM: turns unready, finishes the request in flight, closes the listener and exits 0', async () => {
     const web = await startWeb('v1', { DRAIN_MS: '300' });
     // A POST whose body is still arriving when SIGTERM comes.

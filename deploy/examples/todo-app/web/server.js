@@ -45,10 +45,26 @@ function redisAddress(prefix, fallback) {
 
 const masterAddress = redisAddress('REDIS_MASTER', { host: '127.0.0.1', port: 6379 });
 const replicaAddress = redisAddress('REDIS_REPLICA', undefined);
-// Writes (and WAIT, which blocks its connection) on their own connection; everything else on another.
-const masterWrites = new RedisClient({ ...masterAddress, name: 'master' });
+// Reads and probes share one connection to the master; writes borrow one of their own (below).
 const master = new RedisClient({ ...masterAddress, name: 'master' });
 const replica = replicaAddress ? new RedisClient({ ...replicaAddress, name: 'replica' }) : undefined;
+
+/**
+ * Connections for writes. WAIT blocks the connection it is sent on until the replicas have the
+ * writes made on it (or its timeout passes), and every command queued behind it waits too: so each
+ * write request borrows a connection of its own, and a slow WAIT delays only its own request.
+ */
+const idleWriters = [];
+const MAX_IDLE_WRITERS = 8;
+async function withWriter(fn) {
+  const client = idleWriters.pop() ?? new RedisClient({ ...masterAddress, name: 'master' });
+  try {
+    return await fn(client);
+  } finally {
+    if (idleWriters.length < MAX_IDLE_WRITERS) idleWriters.push(client);
+    else client.close();
+  }
+}
 
 /** A value recomputed at most every `ttlMs`; concurrent callers share one computation. */
 function cached(ttlMs, compute) {
@@ -81,14 +97,24 @@ const replicaInSync = cached(1_000, async () => {
   }
 });
 
-/** Replicas the master knows: a write waits (briefly) until they have it, so a read right after sees it. */
-const connectedReplicas = cached(2_000, async () => {
+/**
+ * Replicas in sync with the master (`slaveN:...,state=online,...`): a write waits (briefly) until
+ * they have it, so a read right after sees it. A replica still in its initial sync cannot
+ * acknowledge, and reads do not go to it anyway, so it does not count.
+ */
+const onlineReplicas = cached(2_000, async () => {
   try {
-    return Number((await info(master, 'replication')).connected_slaves ?? 0);
+    const r = await info(master, 'replication');
+    return Object.keys(r).filter((k) => /^slave\d+$/.test(k) && r[k].split(',').includes('state=online')).length;
   } catch {
     return 0;
   }
 });
+
+async function waitForReplicas(client) {
+  const replicas = await onlineReplicas();
+  if (replicas > 0) await client.command('WAIT', String(replicas), '500');
+}
 
 function toTodo(id, h) {
   if (!h) return undefined;
@@ -118,33 +144,37 @@ async function listTodos() {
   return { readFrom: 'master', todos: await readTodos(master) };
 }
 
-async function addTodo(text) {
-  const id = await masterWrites.command('INCR', 'todos:next');
-  const createdAt = new Date().toISOString();
-  // One write of MULTI..EXEC with no await in between: no other request's command can land inside it.
-  await Promise.all([
-    masterWrites.command('MULTI'),
-    masterWrites.command('HSET', `todo:${id}`, 'text', text, 'createdAt', createdAt),
-    masterWrites.command('RPUSH', 'todos', String(id)),
-    masterWrites.command('EXEC'),
-  ]);
-  const replicas = await connectedReplicas();
-  if (replicas > 0) await masterWrites.command('WAIT', String(replicas), '500');
-  return toTodo(id, ['text', text, 'createdAt', createdAt]);
+function addTodo(text) {
+  return withWriter(async (w) => {
+    const id = await w.command('INCR', 'todos:next');
+    const createdAt = new Date().toISOString();
+    // MULTI..EXEC sent at once on this request's own connection: nothing can land inside it.
+    await Promise.all([
+      w.command('MULTI'),
+      w.command('HSET', `todo:${id}`, 'text', text, 'createdAt', createdAt),
+      w.command('RPUSH', 'todos', String(id)),
+      w.command('EXEC'),
+    ]);
+    await waitForReplicas(w);
+    return toTodo(id, ['text', text, 'createdAt', createdAt]);
+  });
 }
 
-async function setDone(id, done) {
-  if ((await masterWrites.command('EXISTS', `todo:${id}`)) !== 1) return undefined;
-  await masterWrites.command('HSET', `todo:${id}`, 'done', done ? '1' : '0');
-  const replicas = await connectedReplicas();
-  if (replicas > 0) await masterWrites.command('WAIT', String(replicas), '500');
-  return toTodo(id, await masterWrites.command('HGETALL', `todo:${id}`));
+function setDone(id, done) {
+  return withWriter(async (w) => {
+    if ((await w.command('EXISTS', `todo:${id}`)) !== 1) return undefined;
+    await w.command('HSET', `todo:${id}`, 'done', done ? '1' : '0');
+    await waitForReplicas(w);
+    return toTodo(id, await w.command('HGETALL', `todo:${id}`));
+  });
 }
 
-async function clearTodos() {
-  const ids = await masterWrites.command('LRANGE', 'todos', '0', '-1');
-  await masterWrites.command('DEL', 'todos', ...ids.map((id) => `todo:${id}`));
-  return ids.length;
+function clearTodos() {
+  return withWriter(async (w) => {
+    const ids = await w.command('LRANGE', 'todos', '0', '-1');
+    await w.command('DEL', 'todos', ...ids.map((id) => `todo:${id}`));
+    return ids.length;
+  });
 }
 
 class HttpError extends Error {
@@ -294,7 +324,7 @@ process.on('SIGTERM', () => {
   setTimeout(() => {
     server.close(async () => {
       await Promise.allSettled([...inFlight]);
-      for (const c of [master, masterWrites, replica]) c?.close();
+      for (const c of [master, replica, ...idleWriters]) c?.close();
       console.log(`todo ${VERSION}: stopped`);
       process.exit(0);
     });
