@@ -96,6 +96,8 @@ export {
   applyManifest,
   lastAppliedOf,
   podTemplateHash,
+  templateWithoutHash,
+  templatesEqualIgnoringHash,
   LAST_APPLIED_ANNOTATION,
   POD_TEMPLATE_HASH_LABEL,
   SAFE_ALPHABET,

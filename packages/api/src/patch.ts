@@ -193,6 +193,22 @@ function fnv1a64(text: string): bigint {
  * as 10 characters of Kubernetes' safe alphabet. Usable as a label value and
  * in object names (`web-7d9f8b6c5x`).
  */
+/** The template without the `pod-template-hash` label a ReplicaSet adds (metadata left empty is dropped). */
+export function templateWithoutHash(template: PodTemplateSpec): PodTemplateSpec {
+  const copy = deepClone(template);
+  if (copy.metadata?.labels) {
+    delete copy.metadata.labels[POD_TEMPLATE_HASH_LABEL];
+    if (Object.keys(copy.metadata.labels).length === 0) delete copy.metadata.labels;
+  }
+  if (copy.metadata && Object.keys(copy.metadata).length === 0) delete copy.metadata;
+  return copy;
+}
+
+/** Templates equal apart from the `pod-template-hash` label (Kubernetes' EqualIgnoreHash). */
+export function templatesEqualIgnoringHash(a: PodTemplateSpec, b: PodTemplateSpec): boolean {
+  return deepEqual(templateWithoutHash(a), templateWithoutHash(b));
+}
+
 export function podTemplateHash(template: PodTemplateSpec, collisionCount?: number): string {
   const copy = deepClone(template) as PodTemplateSpec;
   if (copy.metadata?.labels) {

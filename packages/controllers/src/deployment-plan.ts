@@ -4,7 +4,7 @@
  * scaling, status and conditions, exactly as Kubernetes' deployment util
  * computes them. No client, no clock: times come in as `nowMs`.
  */
-import { deepClone, deepEqual, LAST_APPLIED_ANNOTATION, POD_TEMPLATE_HASH_LABEL, scaledValue } from '@bramble/api';
+import { deepClone, LAST_APPLIED_ANNOTATION, scaledValue, templatesEqualIgnoringHash } from '@bramble/api';
 import type { Deployment, DeploymentStatus, PodTemplateSpec, ReplicaSet, WorkloadCondition } from '@bramble/api';
 import { getCondition } from './util/conditions.js';
 import { isBeingDeleted } from './util/pods.js';
@@ -85,20 +85,8 @@ export function maxRevision(sets: readonly ReplicaSet[]): number {
   return sets.reduce((max, rs) => Math.max(max, revisionOf(rs)), 0);
 }
 
-function withoutHashLabel(template: PodTemplateSpec): PodTemplateSpec {
-  const copy = deepClone(template);
-  if (copy.metadata?.labels) {
-    delete copy.metadata.labels[POD_TEMPLATE_HASH_LABEL];
-    if (Object.keys(copy.metadata.labels).length === 0) delete copy.metadata.labels;
-  }
-  if (copy.metadata && Object.keys(copy.metadata).length === 0) delete copy.metadata;
-  return copy;
-}
-
 /** Templates equal apart from the `pod-template-hash` label (Kubernetes' EqualIgnoreHash). */
-export function templatesEqual(a: PodTemplateSpec, b: PodTemplateSpec): boolean {
-  return deepEqual(withoutHashLabel(a), withoutHashLabel(b));
-}
+export const templatesEqual = templatesEqualIgnoringHash;
 
 function creationMs(rs: ReplicaSet): number {
   return parseTime(rs.metadata.creationTimestamp) ?? 0;

@@ -1,7 +1,7 @@
 // A Deployment's rollout history as kubectl reads it: the ReplicaSets it controls, each
 // one revision (the deployment.kubernetes.io/revision annotation) with its change-cause;
 // and the rollback `rollout undo` makes from one of them.
-import { deepClone, deepEqual, LAST_APPLIED_ANNOTATION, POD_TEMPLATE_HASH_LABEL } from '@bramble/api';
+import { deepClone, LAST_APPLIED_ANNOTATION, templateWithoutHash } from '@bramble/api';
 import type { Deployment, PodTemplateSpec, ReplicaSet } from '@bramble/api';
 import { CliError } from '../../errors.js';
 
@@ -58,20 +58,6 @@ export function findRevision(d: Deployment, owned: readonly ReplicaSet[], revisi
   return rows[rows.length - 2].replicaSet;
 }
 
-/** The template without the pod-template-hash label the ReplicaSet added. */
-export function templateWithoutHash(template: PodTemplateSpec): PodTemplateSpec {
-  const copy = deepClone(template);
-  if (copy.metadata?.labels) {
-    delete copy.metadata.labels[POD_TEMPLATE_HASH_LABEL];
-    if (Object.keys(copy.metadata.labels).length === 0) delete copy.metadata.labels;
-  }
-  if (copy.metadata && Object.keys(copy.metadata).length === 0) delete copy.metadata;
-  return copy;
-}
-
-export function templatesEqualIgnoringHash(a: PodTemplateSpec, b: PodTemplateSpec): boolean {
-  return deepEqual(templateWithoutHash(a), templateWithoutHash(b));
-}
 
 /**
  * `d` rolled back to `rs`: its template (without the hash label), and the annotations

@@ -1,7 +1,7 @@
 // `rollout status|history|undo|pause|resume|restart deployment/NAME` (or `deploy NAME`), as
 // kubectl does them against the Deployment and the ReplicaSets it controls.
 import { Command } from 'commander';
-import { isApiError, type Deployment } from '@bramble/api';
+import { isApiError, templatesEqualIgnoringHash, type Deployment } from '@bramble/api';
 import type { ResourcesApi } from '@bramble/client';
 import type { CliContext } from '../../context.js';
 import { CliError, UsageError } from '../../errors.js';
@@ -16,7 +16,6 @@ import {
   RESTARTED_AT_ANNOTATION,
   revisionOf,
   rolledBack,
-  templatesEqualIgnoringHash,
   type HistoryRow,
 } from './rollout-history.js';
 import { deploymentRolloutState } from './rollout-status.js';
