@@ -4,4 +4,4 @@ export { ServiceCache, ObjectStore, objectKey, type ServiceCacheOptions, type Se
 export { ServiceProxy, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS, type ServiceProxyOptions, type ProxyMetrics } from './tcp-proxy.js';
 export { ProxyEventRecorder, FAILED_TO_LISTEN, type ProxyEventSink } from './events.js';
 export { listenPlan, backendsFor, isProxied, type Backend, type ListenTarget, type ServicePortRef } from './plan.js';
-export { Reflector, type ReflectorSink } from './reflector.js';
+export { Reflector, type ReflectorSink } from '../reflector.js';

@@ -5,7 +5,7 @@
 import type { Endpoints, Service } from '@bramble/api';
 import type { ResourcesApi } from '@bramble/client';
 import type { Logger } from 'pino';
-import { Reflector, type ReflectorSink } from './reflector.js';
+import { Reflector, type ReflectorSink } from '../reflector.js';
 
 type Named = { metadata: { namespace?: string; name?: string } };
 

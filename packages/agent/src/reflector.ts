@@ -1,13 +1,14 @@
-// One kind in every namespace, mirrored from the API: list, then watch from the list's revision;
-// a broken watch resumes from the last revision seen (the client fails over between masters);
-// an expired one (Gone) re-lists and replaces the whole set. Same pattern as ../pod-source.ts,
-// for kinds other than the node's pods.
+// One kind mirrored from the API (every namespace, optionally narrowed by selectors): list, then
+// watch from the list's revision; a broken watch resumes from the last revision seen (the client
+// fails over between masters); an expired one (Gone) re-lists and replaces the whole set. While
+// the masters are away the sink keeps what it last had. Used for the node's pods (pod-source.ts)
+// and the proxy's Services and Endpoints.
 import { isApiError, type KindName, type ResourceKinds } from '@bramble/api';
 import { isBrambleError, type ResourcesApi, type ResourceWatchEvent, type ResourceWatchHandle } from '@bramble/client';
 import { Backoff } from '@bramble/transport';
 import type { Logger } from 'pino';
-import { errorMessage } from '../errors.js';
-import { sleep } from '../sleep.js';
+import { errorMessage } from './errors.js';
+import { sleep } from './sleep.js';
 
 export interface ReflectorSink<T> {
   replaceAll(items: T[]): void;
@@ -18,8 +19,12 @@ export interface ReflectorSink<T> {
 export interface ReflectorOptions<K extends KindName> {
   kind: K;
   resources: ResourcesApi;
+  /** Narrows the list and the watch (e.g. the node's pods: `spec.nodeName=node1`). */
+  fieldSelector?: string;
   sink: ReflectorSink<ResourceKinds[K]>;
   logger: Logger;
+  /** Said once per outage, after "listing Pod failed; ". Default: keeping the last known set. */
+  duringOutage?: string;
   retryInitialMs?: number;
   retryMaxMs?: number;
 }
@@ -51,6 +56,10 @@ export class Reflector<K extends KindName> {
     await this.loop;
   }
 
+  private selectors(): { fieldSelector?: string } {
+    return this.o.fieldSelector === undefined ? {} : { fieldSelector: this.o.fieldSelector };
+  }
+
   private async run(): Promise<void> {
     const { kind, logger } = this.o;
     const signal = this.abort.signal;
@@ -59,15 +68,15 @@ export class Reflector<K extends KindName> {
     let failures = 0;
     const failed = async (what: string, err: unknown): Promise<void> => {
       failures++;
-      // Once per outage at warn; the proxy keeps serving what it last knew meanwhile.
-      if (failures === 1) logger.warn({ kind, err: errorMessage(err) }, `${what} failed; keeping the last known set, retrying`);
+      // Once per outage at warn: the masters being away is logged, not shouted every second.
+      if (failures === 1) logger.warn({ kind, err: errorMessage(err) }, `${what} failed; ${this.o.duringOutage ?? 'keeping the last known set'}, retrying`);
       else logger.debug({ kind, failures, err: errorMessage(err) }, `${what} failed again`);
       await sleep(backoff.next(), signal);
     };
     while (!signal.aborted) {
       if (resourceVersion === undefined) {
         try {
-          const list = await this.o.resources.list(kind, {});
+          const list = await this.o.resources.list(kind, this.selectors());
           if (signal.aborted) return;
           this.listsDone++; // before the sink's listeners run, so they see the cache synced
           this.o.sink.replaceAll(list.items);
@@ -95,9 +104,9 @@ export class Reflector<K extends KindName> {
       };
       let handle: ResourceWatchHandle;
       try {
-        handle = this.o.resources.watch(kind, { resourceVersion }, onEvent);
+        handle = this.o.resources.watch(kind, { ...this.selectors(), resourceVersion }, onEvent);
       } catch (err) {
-        await failed(`watching ${kind}`, err);
+        await failed(`watching ${kind}`, err); // e.g. the client is closing
         continue;
       }
       this.handle = handle;
@@ -107,6 +116,7 @@ export class Reflector<K extends KindName> {
       if (isExpired(err)) {
         logger.info({ kind, resourceVersion, err: errorMessage(err) }, 'watch expired, re-listing');
         resourceVersion = undefined;
+        // Expired again before a single event: do not spin list -> watch -> Gone.
         if (!delivered) await sleep(backoff.next(), signal);
         continue;
       }
