@@ -335,6 +335,10 @@ describe('the to-do app walk-through on 3 masters and 3 agents', () => {
     await waitForReady(MASTER, 1);
     await waitForReady(REPLICAS, 2);
     await waitForReady(WEB, 3);
+    const deployments = await ok('get', 'deployments');
+    expect(deployments).toMatch(/^redis-master\s+1\/1\s+1\s+1\s/m);
+    expect(deployments).toMatch(/^redis-replica\s+2\/2\s+2\s+2\s/m);
+    expect(deployments).toMatch(/^todo-web\s+3\/3\s+3\s+3\s/m);
     expect(await ok('get', 'svc', 'todo-web')).toMatch(/todo-web\s+NodePort\s+<nodes>\s+\S+\s+8080:30080\/TCP/);
 
     // The NodePort answers on every node (each agent's proxy learnt the Endpoints).
@@ -355,6 +359,9 @@ describe('the to-do app walk-through on 3 masters and 3 agents', () => {
       expect(ready).toHaveLength(n);
       // Nothing else of the replicas is left (no pod of them still terminating).
       await waitFor(`only ${n} replica pods`, async () => (await pods(REPLICAS)).length === n, 30_000, 100);
+      const listed = (await ok('get', 'pods', '-l', REPLICAS)).trimEnd().split('\n').slice(1);
+      expect(listed, 'bramble get pods -l role=replica').toHaveLength(n);
+      for (const line of listed) expect(line).toMatch(/^redis-replica-\S+\s+1\/1\s+Running\s/);
       const text = `after scaling to ${n}`;
       await addTodo(hosts[n % hosts.length], text);
       added.push(text);
