@@ -41,6 +41,7 @@ describe('scripts/cluster', () => {
     const out = await cluster('up', '--workers', '2', '--host', HOST, '--no-build');
     expect(out).toContain('2 nodes Ready');
     expect(out).toContain('deployment/hello created');
+    expect(out).toContain('service/hello created');
     client = new BrambleClient({ endpoints: [7001, 7002, 7003].map((p) => `${HOST}:${p}`) });
   }, 120_000);
 
@@ -72,7 +73,16 @@ describe('scripts/cluster', () => {
     expect(new Set(pods.map((p) => p.spec.nodeName))).toEqual(new Set(['node1', 'node2']));
     const status = await cluster('status');
     expect(status).toMatch(/node1\s+Ready\s+127\.0\.0\.11/);
-  }, 40_000);
+    // The demo's Service: every node's proxy serves it on port 8000 and on NodePort 30100.
+    const names = new Set(pods.map((p) => p.metadata.name));
+    for (const url of ['http://127.0.0.11:30100/', 'http://127.0.0.12:30100/', 'http://127.0.0.12:8000/']) {
+      const body = await waitFor(`the hello Service at ${url}`, async () => {
+        const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+        return res.ok ? ((await res.json()) as { pod?: string }) : undefined;
+      }, 20_000, 200);
+      expect(names.has(body.pod ?? '')).toBe(true);
+    }
+  }, 60_000);
 
   it('kill and start an agent: its pods are adopted, not duplicated', async () => {
     const before = await helloPods();

@@ -211,6 +211,9 @@ async function applyDemo(client: BrambleClient): Promise<void> {
   );
   console.log('demo workload running:');
   for (const p of running) console.log(`  ${p.name.padEnd(28)} ${p.node.padEnd(8)} ${p.url}`);
+  const service = await api(client).get('Service', 'default', 'hello').catch(() => undefined);
+  const nodePort = service?.spec.ports?.[0]?.nodePort;
+  if (nodePort) console.log(`the hello Service, balanced over them by every node's proxy: http://${running[0]?.url.split('/')[2]?.split(':')[0] ?? '127.0.0.11'}:${nodePort}/`);
 }
 
 
