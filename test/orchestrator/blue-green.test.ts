@@ -1,4 +1,4 @@
-// Blue/green (issue 6 item 4) on real processes: 3 masters, 3 agents (127.0.0.11-13). The
+// Blue/green (issue 6 item 4) on real processes: 3 masters, 3 agents (node1-3, each on its own loopback address). The
 // recipe's own manifests, read from docs/blue-green.md, are applied with `bramble apply`: two
 // Deployments (web-blue, web-green, label `color`) behind one Service `web`. Under load (new
 // connections to the service port of every node, >= 20 req/s per node), applying the Service

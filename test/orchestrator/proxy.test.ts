@@ -1,4 +1,4 @@
-// The agents' service proxy on real processes: 3 masters, 3 agents (127.0.0.11-13), a
+// The agents' service proxy on real processes: 3 masters, 3 agents (node1-3, each on its own loopback address), a
 // Deployment of 3 hello servers behind a Service. Issue 6 item 2: every node's proxy serves
 // the service port and balances over all 3 pods; a killed pod process never fails a new
 // connection (the proxy fails over on a refused connect); a NodePort works on every node;

@@ -147,7 +147,7 @@ describe('services, endpoints, expose and service env on a 3-master, 2-agent clu
   }
 
   it('lists the ready pods at node address + host port, and moves a pod that turns unready to notReadyAddresses', async () => {
-    const port = await freePort('127.0.0.11');
+    const port = await freePort(cluster.agents.get('node1')!.address);
     await cluster.resources().create(echoDeployment('echo', 3, markers));
     await cluster.resources().create(service('echo', port, { app: 'echo' }));
     const pods = await waitForRunning(cluster, 'echo', 3, 40_000, (ps) => ps.every(isReady));
@@ -178,7 +178,7 @@ describe('services, endpoints, expose and service env on a 3-master, 2-agent clu
   }, 90_000);
 
   it('bramble expose --type NodePort: a nodePort in 30000-32767, Endpoints for it, and the port refused to a second Service', async () => {
-    const port = await freePort('127.0.0.11');
+    const port = await freePort(cluster.agents.get('node1')!.address);
     const r = await bramble('expose', 'deployment', 'echo', '--name', 'echo-np', '--port', String(port), '--target-port', 'http', '--type', 'NodePort');
     expect(r).toMatchObject({ code: 0, stdout: 'service/echo-np exposed\n', stderr: '' });
     const svc = await cluster.resources().get('Service', 'default', 'echo-np');
@@ -199,7 +199,7 @@ describe('services, endpoints, expose and service env on a 3-master, 2-agent clu
     const again = await bramble('expose', 'deployment', 'echo', '--name', 'echo-copy', '--port', String(port));
     expect(again.code).toBe(1);
     expect(again.stderr).toBe(`Error from server (Invalid): Service "echo-copy" is invalid: spec.ports[0].port: Invalid value: ${port}: provided port is already allocated\n`);
-    const taken = await bramble('expose', 'deployment', 'echo', '--name', 'echo-copy', '--port', String(await freePort('127.0.0.11')), '--node-port', String(nodePort));
+    const taken = await bramble('expose', 'deployment', 'echo', '--name', 'echo-copy', '--port', String(await freePort(cluster.agents.get('node1')!.address)), '--node-port', String(nodePort));
     expect(taken.stderr).toContain(`spec.ports[0].nodePort: Invalid value: ${nodePort}: provided port is already allocated`);
     await expect(cluster.resources().get('Service', 'default', 'echo-copy')).rejects.toThrow(/not found/);
   }, 60_000);
@@ -207,7 +207,7 @@ describe('services, endpoints, expose and service env on a 3-master, 2-agent clu
   it('a pod started after a Service gets <NAME>_SERVICE_HOST/PORT (its node address and the port); one started before does not', async () => {
     await cluster.resources().create(envPod('env-before'));
     await waitFor('env-before Running', async () => (await cluster.resources().get('Pod', 'default', 'env-before')).status?.phase === 'Running', 30_000, 100);
-    const port = await freePort('127.0.0.11');
+    const port = await freePort(cluster.agents.get('node1')!.address);
     await cluster.resources().create({ ...service('env-check', port, { role: 'env-check' }), spec: { selector: { role: 'env-check' }, ports: [{ name: 'http', port }] } });
     await cluster.resources().create(envPod('env-after'));
     const after = await waitFor('env-after Running', async () => {

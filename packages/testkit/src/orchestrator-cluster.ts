@@ -1,9 +1,10 @@
 // Masters and worker agents as real processes, for the orchestrator's process tests and
 // the schedule benchmark. Agents emulate nodes on their own loopback addresses
-// (127.0.0.11, .12, ...); cleanup kills the agents AND the pod processes they left
+// (127.A.B.11, .12, ... with A.B random per cluster, so test files running side by side
+// never share a node address and their Service ports cannot collide); cleanup kills the agents AND the pod processes they left
 // behind (found by the marker agents put in every container's environment).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BrambleClient, type ResourcesApi } from '@bramble/client';
@@ -21,7 +22,7 @@ export interface AgentProcess {
 }
 
 export interface AgentOptions {
-  /** Node address; default 127.0.0.<10 + n> for node<n>. */
+  /** Node address; default <cluster's nodeSubnet>.<10 + n> for node<n>. */
   address?: string;
   cpu?: string;
   memory?: string;
@@ -76,6 +77,8 @@ function isRunning(proc: ChildProcess | undefined): boolean {
 
 export class OrchestratorCluster {
   readonly agents = new Map<string, AgentProcess>();
+  /** The first three octets of this cluster's node addresses (`127.A.B`, A.B random, never 127.0.0). */
+  readonly nodeSubnet = `127.${1 + randomInt(254)}.${randomInt(256)}`;
   private apiClient?: BrambleClient;
   private readonly agentDirs = new Set<string>();
 
@@ -129,7 +132,7 @@ export class OrchestratorCluster {
   addAgent(name: string, options: AgentOptions = {}): AgentProcess {
     if (this.agents.has(name)) throw new Error(`agent ${name} exists already`);
     const index = Number(/(\d+)$/.exec(name)?.[1] ?? this.agents.size + 1);
-    const address = options.address ?? `127.0.0.${10 + index}`;
+    const address = options.address ?? `${this.nodeSubnet}.${10 + index}`;
     const dataDir = join(this.dir, `agent-${name}`);
     const args = [
       BRAMBLE_BIN,

@@ -1,5 +1,5 @@
 // scripts/bench schedule: how fast the orchestrator turns one apply into running processes.
-// Starts 3 masters and --nodes agent processes (node1.. on 127.0.0.11..), applies one
+// Starts 3 masters and --nodes agent processes (node1.. on 127.A.B.11.., A.B random), applies one
 // Deployment of --pods replicas (each pod a small process: `sleep`), and measures, from a
 // watch on the pods:
 //   - time from apply to all pods Running,
