@@ -10,13 +10,12 @@ import { Agent, request } from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyDefaults, NODE_PORT_MAX, NODE_PORT_MIN, parseManifests, validate, type Deployment, type Endpoints, type Pod, type Service } from '@bramble/api';
 import { run, type CliEnvironment } from '@bramble/cli';
-import { BrambleClient } from '@bramble/client';
 import { OrchestratorCluster, freePort, waitFor } from '@bramble/testkit';
+import { runBramble, type CliResult } from './helpers.js';
 
 const DOC = fileURLToPath(new URL('../../docs/blue-green.md', import.meta.url));
 const FILES = ['web-blue.yaml', 'web-service.yaml', 'web-green.yaml', 'web-preview.yaml'];
@@ -252,20 +251,8 @@ describe('blue/green behind one Service on a 3-master, 3-agent process cluster',
   }, 60_000);
 
   /** `bramble ARGS` in-process against the cluster's masters. */
-  async function bramble(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    let stdout = '';
-    let stderr = '';
-    const environment: CliEnvironment = {
-      stdout: { write: (s: string) => (stdout += s) },
-      stderr: { write: (s: string) => (stderr += s) },
-      stdin: Readable.from([]),
-      env: {},
-      homeDir: home,
-      onInterrupt: () => () => {},
-      createClient: (o) => new BrambleClient(o),
-    };
-    const code = await run(['--server', cluster.masters.endpoints().join(','), ...args], environment);
-    return { code, stdout, stderr };
+  function bramble(...args: string[]): Promise<CliResult> {
+    return runBramble(cluster, home, ...args);
   }
 
   async function readyPodAddresses(color: Color): Promise<string[]> {

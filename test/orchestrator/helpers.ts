@@ -1,6 +1,35 @@
-// Shared helpers of the orchestrator's process tests: manifests, pod queries, waits.
+// Shared helpers of the orchestrator's process tests: manifests, pod queries, waits, the CLI.
+import { Readable } from 'node:stream';
 import type { DaemonSet, Deployment, Pod } from '@bramble/api';
+import { run, type CliEnvironment } from '@bramble/cli';
+import { BrambleClient } from '@bramble/client';
 import { waitFor, type OrchestratorCluster } from '@bramble/testkit';
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * `bramble ARGS` run in-process against the cluster's masters, as a user would type it;
+ * `homeDir` holds the CLI config (a temp dir of the test).
+ */
+export async function runBramble(cluster: OrchestratorCluster, homeDir: string, ...args: string[]): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const environment: CliEnvironment = {
+    stdout: { write: (s: string) => ((stdout += s), true) },
+    stderr: { write: (s: string) => ((stderr += s), true) },
+    stdin: Readable.from([]),
+    env: {},
+    homeDir,
+    onInterrupt: () => () => {},
+    createClient: (o) => new BrambleClient(o),
+  };
+  const code = await run(['--server', cluster.masters.endpoints().join(','), ...args], environment);
+  return { code, stdout, stderr };
+}
 
 export const HELLO_SERVER = 'deploy/examples/hello/server.js';
 

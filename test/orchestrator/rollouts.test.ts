@@ -7,13 +7,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deployment, Pod, ReplicaSet } from '@bramble/api';
 import { run, type CliEnvironment } from '@bramble/cli';
-import { BrambleClient, type ResourceWatchHandle } from '@bramble/client';
+import type { ResourceWatchHandle } from '@bramble/client';
 import { OrchestratorCluster, waitFor } from '@bramble/testkit';
-import { helloDeployment, podsOf, waitForOneProcessPerPod, waitForRunning } from './helpers.js';
+import { helloDeployment, podsOf, waitForOneProcessPerPod, waitForRunning, runBramble, type CliResult } from './helpers.js';
 
 const REVISION = 'deployment.kubernetes.io/revision';
 const HASH = 'pod-template-hash';
@@ -95,20 +94,8 @@ describe('deployment rollouts on a 3-master, 2-agent process cluster', () => {
   }, 60_000);
 
   /** `bramble ARGS` in-process against the cluster's masters. */
-  async function bramble(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    let stdout = '';
-    let stderr = '';
-    const environment: CliEnvironment = {
-      stdout: { write: (s: string) => (stdout += s) },
-      stderr: { write: (s: string) => (stderr += s) },
-      stdin: Readable.from([]),
-      env: {},
-      homeDir: home,
-      onInterrupt: () => () => {},
-      createClient: (o) => new BrambleClient(o),
-    };
-    const code = await run(['--server', cluster.masters.endpoints().join(','), ...args], environment);
-    return { code, stdout, stderr };
+  function bramble(...args: string[]): Promise<CliResult> {
+    return runBramble(cluster, home, ...args);
   }
 
   async function sampler(app: string): Promise<PodSampler> {

@@ -10,13 +10,10 @@
 import { mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deployment, Endpoints, Pod, Service } from '@bramble/api';
-import { run, type CliEnvironment } from '@bramble/cli';
-import { BrambleClient } from '@bramble/client';
 import { freePort, OrchestratorCluster, waitFor } from '@bramble/testkit';
-import { HELLO_SERVER, podsOf, waitForRunning } from './helpers.js';
+import { HELLO_SERVER, podsOf, waitForRunning, runBramble, type CliResult } from './helpers.js';
 
 /** Hello servers whose readiness is "no file <dir>/unready-<pod name>". */
 function echoDeployment(name: string, replicas: number, markerDir: string): Deployment {
@@ -123,20 +120,8 @@ describe('services, endpoints, expose and service env on a 3-master, 2-agent clu
     if (home) await rm(home, { recursive: true, force: true });
   }, 60_000);
 
-  async function bramble(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    let stdout = '';
-    let stderr = '';
-    const environment: CliEnvironment = {
-      stdout: { write: (s: string) => ((stdout += s), true) },
-      stderr: { write: (s: string) => ((stderr += s), true) },
-      stdin: Readable.from([]),
-      env: {},
-      homeDir: home,
-      onInterrupt: () => () => {},
-      createClient: (o) => new BrambleClient(o),
-    };
-    const code = await run(['--server', cluster.masters.endpoints().join(','), ...args], environment);
-    return { code, stdout, stderr };
+  function bramble(...args: string[]): Promise<CliResult> {
+    return runBramble(cluster, home, ...args);
   }
 
   async function endpointsOf(name: string): Promise<Endpoints | undefined> {

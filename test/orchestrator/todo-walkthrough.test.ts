@@ -17,12 +17,10 @@ import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deployment, Pod, ReplicaSet } from '@bramble/api';
-import { run, type CliEnvironment } from '@bramble/cli';
-import { BrambleClient } from '@bramble/client';
 import { OrchestratorCluster, REPO_ROOT, waitFor } from '@bramble/testkit';
+import { runBramble, type CliResult } from './helpers.js';
 
 const APP_DIR = join(REPO_ROOT, 'deploy/examples/todo-app');
 const V2 = join(APP_DIR, 'upgrade/web-v2.yaml');
@@ -241,20 +239,8 @@ describe('the to-do app walk-through on 3 masters and 3 agents', () => {
   }, 60_000);
 
   /** `bramble ARGS` in-process against the cluster's masters. */
-  async function bramble(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    let stdout = '';
-    let stderr = '';
-    const environment: CliEnvironment = {
-      stdout: { write: (s: string) => (stdout += s) },
-      stderr: { write: (s: string) => (stderr += s) },
-      stdin: Readable.from([]),
-      env: {},
-      homeDir: home,
-      onInterrupt: () => () => {},
-      createClient: (o) => new BrambleClient(o),
-    };
-    const code = await run(['--server', cluster.masters.endpoints().join(','), ...args], environment);
-    return { code, stdout, stderr };
+  function bramble(...args: string[]): Promise<CliResult> {
+    return runBramble(cluster, home, ...args);
   }
 
   /** `bramble ARGS`, which must succeed; returns its stdout. */
