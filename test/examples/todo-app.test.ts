@@ -30,6 +30,27 @@ function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, cwd?: s
   return child;
 }
 
+interface Todo {
+  id: number;
+  text: string;
+  done?: boolean;
+  createdAt?: string;
+}
+
+/** The web app's JSON answers (each carries some of these). */
+interface AppReply {
+  todo: Todo;
+  todos: Todo[];
+  readFrom: 'replica' | 'master';
+  error: string;
+  version: string;
+  pod: string;
+}
+
+async function readJson(res: Response | Promise<Response>): Promise<AppReply> {
+  return (await (await res).json()) as AppReply;
+}
+
 async function stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
@@ -218,7 +239,7 @@ describe('the RESP client and the web app against real redis-server', () => {
 
   it('v1: adds to-dos on the master, lists them from the replica at once, validates input, serves the page, clears with the token', async () => {
     const web = await startWeb('v1');
-    expect(await (await fetch(`${web.base}/version`)).json()).toEqual({ version: 'v1', pod: 'todo-web-v1' });
+    expect(await readJson(fetch(`${web.base}/version`))).toEqual({ version: 'v1', pod: 'todo-web-v1' });
     const del = (auth?: string) => fetch(`${web.base}/todos`, { method: 'DELETE', headers: auth ? { authorization: auth } : {} });
     expect((await del()).status).toBe(401);
     expect((await del('Bearer s3cret')).status).toBe(200);
@@ -226,22 +247,22 @@ describe('the RESP client and the web app against real redis-server', () => {
     for (const text of ['milk', 'bread', 'eggs']) {
       const res = await post(web.base, { text });
       expect(res.status).toBe(201);
-      expect((await res.json()).todo).toMatchObject({ text });
+      expect((await readJson(res)).todo).toMatchObject({ text });
       // Read right after the write: from the replica, already there (the write waited for it).
-      const list = await (await fetch(`${web.base}/todos`)).json();
+      const list = await readJson(fetch(`${web.base}/todos`));
       expect(list.readFrom).toBe('replica');
-      expect(list.todos.at(-1).text).toBe(text);
+      expect(list.todos.at(-1)?.text).toBe(text);
     }
     const form = await fetch(`${web.base}/todos`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'text=from+a+form' });
     expect(form.status).toBe(201);
-    const list = await (await fetch(`${web.base}/todos`)).json();
+    const list = await readJson(fetch(`${web.base}/todos`));
     expect(list.todos.map((t: { text: string }) => t.text)).toEqual(['milk', 'bread', 'eggs', 'from a form']);
     expect(list.todos[0]).not.toHaveProperty('done');
 
     const bad = await post(web.base, { text: '' });
     expect(bad.status).toBe(400);
-    expect((await bad.json()).error).toBe('text: required (a non-empty string)');
-    expect((await (await post(web.base, { text: 'x'.repeat(21) })).json()).error).toBe('text: at most 20 characters (got 21)');
+    expect((await readJson(bad)).error).toBe('text: required (a non-empty string)');
+    expect((await readJson(post(web.base, { text: 'x'.repeat(21) }))).error).toBe('text: at most 20 characters (got 21)');
     expect((await fetch(`${web.base}/todos`, { method: 'POST', body: '{oops' })).status).toBe(400);
     expect((await post(web.base, { done: true }, '/todos/1/done')).status).toBe(404); // a v2 feature
 
@@ -257,18 +278,18 @@ describe('the RESP client and the web app against real redis-server', () => {
   it('v2 serves the same to-dos with a done flag and a banner; v1 keeps working on the same data', async () => {
     const v1 = await startWeb('v1');
     const v2 = await startWeb('v2');
-    const added = (await (await post(v1.base, { text: 'from v1' })).json()).todo;
-    const list2 = await (await fetch(`${v2.base}/todos`)).json();
+    const added = (await readJson(post(v1.base, { text: 'from v1' }))).todo;
+    const list2 = await readJson(fetch(`${v2.base}/todos`));
     expect(list2.version).toBe('v2');
     const mine = list2.todos.find((t: { id: number }) => t.id === added.id);
     expect(mine).toMatchObject({ text: 'from v1', done: false });
     const done = await post(v2.base, { done: true }, `/todos/${added.id}/done`);
     expect(done.status).toBe(200);
-    expect((await done.json()).todo).toMatchObject({ id: added.id, done: true });
-    expect((await (await fetch(`${v2.base}/todos`)).json()).todos.find((t: { id: number }) => t.id === added.id).done).toBe(true);
+    expect((await readJson(done)).todo).toMatchObject({ id: added.id, done: true });
+    expect((await readJson(fetch(`${v2.base}/todos`))).todos.find((t: { id: number }) => t.id === added.id)?.done).toBe(true);
     expect((await post(v2.base, {}, '/todos/999999/done')).status).toBe(404);
     expect(await (await fetch(`${v2.base}/`)).text()).toContain('Version 2: to-dos can be marked done');
-    const list1 = await (await fetch(`${v1.base}/todos`)).json();
+    const list1 = await readJson(fetch(`${v1.base}/todos`));
     expect(list1.todos.find((t: { id: number }) => t.id === added.id)).toEqual({ id: added.id, text: 'from v1', createdAt: added.createdAt });
     await Promise.all([stop(v1.proc), stop(v2.proc)]);
   });
@@ -280,7 +301,7 @@ describe('the RESP client and the web app against real redis-server', () => {
     c.close();
     const web = await startWeb('v1', { REDIS_REPLICA_SERVICE_PORT: String(spare.port) });
     await post(web.base, { text: 'kept' });
-    await waitFor('a read from the replica', async () => (await (await fetch(`${web.base}/todos`)).json()).readFrom === 'replica', 5_000, 50);
+    await waitFor('a read from the replica', async () => (await readJson(fetch(`${web.base}/todos`))).readFrom === 'replica', 5_000, 50);
     let failures = 0;
     let requests = 0;
     let running = true;
@@ -289,12 +310,12 @@ describe('the RESP client and the web app against real redis-server', () => {
         const res = await fetch(`${web.base}/todos`).catch(() => undefined);
         requests++;
         if (!res || res.status !== 200) failures++;
-        else if (!(await res.json()).todos.some((t: { text: string }) => t.text === 'kept')) failures++;
+        else if (!(await readJson(res)).todos.some((t: { text: string }) => t.text === 'kept')) failures++;
       }
     })();
     await waitFor('some requests', () => requests > 20, 5_000, 10);
     await stop(spare.proc);
-    await waitFor('a read from the master', async () => (await (await fetch(`${web.base}/todos`)).json()).readFrom === 'master', 5_000, 50);
+    await waitFor('a read from the master', async () => (await readJson(fetch(`${web.base}/todos`))).readFrom === 'master', 5_000, 50);
     const after = requests;
     await waitFor('more requests', () => requests > after + 20, 5_000, 10);
     running = false;
