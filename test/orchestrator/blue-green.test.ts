@@ -376,6 +376,9 @@ describe('blue/green behind one Service on a 3-master, 3-agent process cluster',
     await waitFor('every load worker to get 10 more replies', () => load!.samples.every((s) => s.filter((x) => x.at >= gone).length >= 10), 20_000, 50);
 
     await load!.stop();
+    const total = load!.samples.reduce((n, s) => n + s.length, 0) + load!.failures.length;
+    const rates = [...load!.ratePerHost()].map(([host, rate]) => `${host} ${rate.toFixed(1)}/s`).join(', ');
+    console.log(`blue/green: ${total} requests, ${load!.failures.length} failed, through blue -> green -> blue (${rates})`);
     expect(load!.failures).toEqual([]);
     expect(load!.runs()).toEqual(load!.samples.map(() => ['blue', 'green', 'blue']));
     for (const [host, rate] of load!.ratePerHost()) expect(rate, `requests per second through ${host}:${port}`).toBeGreaterThanOrEqual(MIN_RATE);
