@@ -13,6 +13,7 @@ import { freePort, waitFor } from '@bramble/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain JavaScript module without type declarations (the example has no build step)
 import { encodeCommand, parseReply, RedisClient, RedisError } from '../../deploy/examples/todo-app/web/redis.js';
+import { ensureRedisServer } from '../redis-server.js';
 
 const APP = fileURLToPath(new URL('../../deploy/examples/todo-app/', import.meta.url));
 const HOST = '127.0.0.1';
@@ -142,6 +143,7 @@ describe('the RESP client and the web app against real redis-server', () => {
   let replica: { port: number; proc: ChildProcess };
 
   beforeAll(async () => {
+    ensureRedisServer();
     dir = await mkdtemp(join(tmpdir(), 'bramble-todo-app-'));
     master = await startRedis(dir, ['--repl-diskless-sync-delay', '0']);
     replica = await startRedis(dir, ['--replicaof', HOST, String(master.port)]);

@@ -11,7 +11,6 @@
 //  6. `rollout undo` back to v1, again with zero failed requests.
 // The example's fixed ports (6379, 6380, 8080, NodePort 30080) are served on every node's
 // address, so the agents get node addresses of their own (127.0.<n>.11-13) where those are free.
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
@@ -21,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deployment, Pod, ReplicaSet } from '@bramble/api';
 import { OrchestratorCluster, REPO_ROOT, waitFor } from '@bramble/testkit';
 import { runBramble, type CliResult } from './helpers.js';
+import { ensureRedisServer } from '../redis-server.js';
 
 const APP_DIR = join(REPO_ROOT, 'deploy/examples/todo-app');
 const V2 = join(APP_DIR, 'upgrade/web-v2.yaml');
@@ -34,16 +34,6 @@ const MASTER = 'app=redis,role=master';
 const LOAD_RATE = 25;
 
 /** redis-server must be on PATH for the agents' pods; install Debian's when it is missing. */
-function ensureRedisServer(): void {
-  const has = (): boolean => spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
-  if (has()) return;
-  const install = spawnSync('apt-get', ['install', '-y', 'redis-server'], { encoding: 'utf8', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  if (install.status !== 0 || !has()) {
-    const why = install.error?.message ?? `${install.stderr ?? ''}`.trim().split('\n').slice(-3).join(' / ');
-    throw new Error(`the to-do walk-through needs redis-server on PATH; it is missing and \`apt-get install -y redis-server\` failed (exit ${install.status}): ${why}`);
-  }
-}
-
 function bindable(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const srv = createServer();
