@@ -215,6 +215,15 @@ export class FakeResources implements ResourcesApi {
     this.check('recordEvent');
     this.events.push(record);
   }
+
+  /** The size of every RecordEvents batch received. */
+  readonly eventBatches: number[] = [];
+
+  async recordEvents(records: ResourceEventRecord[]): Promise<void> {
+    this.check('recordEvents');
+    this.eventBatches.push(records.length);
+    this.events.push(...records);
+  }
 }
 
 /** The Nodes service of one master (or of all of them, for the join). */

@@ -88,6 +88,12 @@ export interface ResourcesApi {
   /** Compare-and-set binding of a pod to a node (Conflict if bound already or resourceVersion stale). */
   bind(namespace: string, name: string, nodeName: string, resourceVersion: string): Promise<Pod>;
   recordEvent(record: ResourceEventRecord): Promise<void>;
+  /**
+   * Several events with one request and one write on the masters (RecordEvents; at most
+   * 1000 and within the request size limit). A malformed record refuses the batch; else
+   * every event that can be is recorded and the first failure is thrown.
+   */
+  recordEvents(records: ResourceEventRecord[]): Promise<void>;
 }
 
 export interface JoinResult {

@@ -177,6 +177,13 @@ export class ResourcesClient implements ResourcesApi {
     await this.call(`record event ${record.reason}`, false, 'RecordEvent', { record_json: JSON.stringify(record) }, () => undefined);
   }
 
+  async recordEvents(records: ResourceEventRecord[]): Promise<void> {
+    if (!Array.isArray(records)) throw new TypeError(`recordEvents: records must be an array (got ${typeof records})`);
+    if (records.length === 0) return;
+    const request = { records_json: records.map((r) => JSON.stringify(r)) };
+    await this.call(`record ${records.length} events`, false, 'RecordEvents', request, () => undefined);
+  }
+
   watch<K extends KindName>(kind: K, options: ResourceWatchOptions, onEvent: (event: ResourceWatchEvent<ResourceKinds[K]>) => void): ResourceWatchHandle {
     const { caller } = this.init;
     const operation = `watch ${kind}`;

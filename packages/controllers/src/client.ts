@@ -85,6 +85,12 @@ export interface ControllerClient {
   bindPod(namespace: string, name: string, nodeName: string, resourceVersion: string): Promise<Pod>;
   /** Stores an Event for `record` (or bumps the count of an identical recent one). */
   recordEvent(record: EventRecord): Promise<void>;
+  /**
+   * Stores a batch of events in one write (identical ones merged, aggregated like
+   * `recordEvent`). A malformed record refuses the whole batch; otherwise it records
+   * every event it can and then throws the first failure, if any.
+   */
+  recordEvents(records: EventRecord[]): Promise<void>;
 }
 
 /** A write that lost a race: stale resourceVersion, failed precondition, or a pod someone else bound. */
@@ -154,6 +160,10 @@ export function leaderGuard(client: ControllerClient, isLeader: () => boolean): 
     async recordEvent(record) {
       check(`event ${record.reason}`);
       return client.recordEvent(record);
+    },
+    async recordEvents(records) {
+      check(`${records.length} events`);
+      return client.recordEvents(records);
     },
   };
 }

@@ -178,8 +178,36 @@ export class MemoryClient implements ControllerClient {
 
   async recordEvent(record: EventRecord): Promise<void> {
     const involved = record.involvedObject;
+    this.hook('event', 'Event', involved.namespace ?? 'default', involved.name ?? '');
+    this.storeEvent(record);
+  }
+
+  /** Like the server's: all or nothing up to the write (every record checked and every hook run first), then each stored. */
+  async recordEvents(records: EventRecord[]): Promise<void> {
+    if (!Array.isArray(records)) throw new ApiError('BadRequest', 'events: must be a list of event records');
+    records.forEach((record, i) => this.checkEvent(record, `events[${i}]`));
+    for (const record of records) this.hook('event', 'Event', record.involvedObject.namespace ?? 'default', record.involvedObject.name ?? '');
+    for (const record of records) this.storeEvent(record);
+  }
+
+  /** Throws what storing `record` as a new event would throw, changing nothing. */
+  private checkEvent(record: EventRecord, where: string): void {
+    const involved = record?.involvedObject;
+    if (involved === null || typeof involved !== 'object') throw new ApiError('BadRequest', `${where}: involvedObject: Required value`);
+    if (typeof record.timeMs !== 'number' || !Number.isFinite(record.timeMs)) throw new ApiError('BadRequest', `${where}: timeMs: must be a number`);
+    if (!this.validate) return;
+    const meta = { name: `${involved.name ?? 'unknown'}.00000000`, namespace: involved.namespace ?? 'default', uid: 'uid', creationTimestamp: isoTime(record.timeMs) };
+    try {
+      validateOrThrow<Event>(rules.newEvent(record, meta));
+    } catch (err) {
+      if (err instanceof ApiError) throw new ApiError(err.code, `${where}: ${err.message}`, { fieldErrors: err.fieldErrors });
+      throw err;
+    }
+  }
+
+  private storeEvent(record: EventRecord): void {
+    const involved = record.involvedObject;
     const namespace = involved.namespace ?? 'default';
-    this.hook('event', 'Event', namespace, involved.name ?? '');
     const aggregate = rules.eventIdentity(namespace, record);
     const time = isoTime(record.timeMs);
     const existingKey = this.eventKeys.get(aggregate);

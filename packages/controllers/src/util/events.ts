@@ -1,6 +1,9 @@
 /** A small helper that turns a controller's decisions into EventRecords. */
 import type { ObjectMeta, ObjectReference } from '@bramble/api';
-import type { ControllerClient } from '../client.js';
+import { NotLeaderError, type ControllerClient, type EventRecord } from '../client.js';
+
+/** Deferred events written per `recordEvents` call (one store txn each). */
+export const EVENT_BATCH_SIZE = 256;
 
 export interface EventSubject {
   apiVersion: string;
@@ -32,26 +35,38 @@ export class EventRecorder {
   }
 
   /**
-   * Records an event without waiting for it, like Kubernetes' event broadcaster: the write
-   * that caused it does not wait for its event. `settle()` waits for every deferred one.
+   * Queues an event without writing it, like Kubernetes' event broadcaster: the write
+   * that caused it does not wait for its event. `settle()` writes the queued ones.
    */
   defer(obj: EventSubject, type: 'Normal' | 'Warning', reason: string, message: string): void {
-    const write = this.record(obj, type, reason, message);
-    write.catch(() => undefined); // reported by settle(), never an unhandled rejection
-    this.deferred.push(write);
+    this.deferred.push(this.recordFor(obj, type, reason, message));
   }
 
-  /** Waits for the deferred events; throws the first error among them (e.g. leadership lost). */
+  /**
+   * Writes the deferred events as batches (one `recordEvents` call, one store write, per
+   * EVENT_BATCH_SIZE); throws the first error among them (e.g. leadership lost) once all were tried.
+   */
   async settle(): Promise<void> {
-    const writes = this.deferred.splice(0);
-    const results = await Promise.allSettled(writes);
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    const records = this.deferred.splice(0);
+    let failure: unknown;
+    for (let i = 0; i < records.length; i += EVENT_BATCH_SIZE) {
+      try {
+        await this.client.recordEvents(records.slice(i, i + EVENT_BATCH_SIZE));
+      } catch (err) {
+        failure ??= err;
+        if (err instanceof NotLeaderError) break; // every further batch would be refused too
+      }
+    }
+    if (failure !== undefined) throw failure;
   }
 
-  private readonly deferred: Array<Promise<void>> = [];
+  private readonly deferred: EventRecord[] = [];
 
   private record(obj: EventSubject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
-    return this.client.recordEvent({ involvedObject: objectReference(obj), type, reason, message, component: this.component, timeMs: this.nowMs });
+    return this.client.recordEvent(this.recordFor(obj, type, reason, message));
+  }
+
+  private recordFor(obj: EventSubject, type: 'Normal' | 'Warning', reason: string, message: string): EventRecord {
+    return { involvedObject: objectReference(obj), type, reason, message, component: this.component, timeMs: this.nowMs };
   }
 }

@@ -30,10 +30,24 @@ function parseJson(text: unknown, field: string): unknown {
   }
 }
 
+/** Records accepted in one RecordEvents request. */
+export const MAX_EVENTS_PER_REQUEST = 1000;
+
 function requestBytes(req: Wire): number {
   let n = 0;
-  for (const v of Object.values(req)) if (typeof v === 'string') n += Buffer.byteLength(v, 'utf8');
+  for (const v of Object.values(req)) {
+    if (typeof v === 'string') n += Buffer.byteLength(v, 'utf8');
+    else if (Array.isArray(v)) for (const item of v) if (typeof item === 'string') n += Buffer.byteLength(item, 'utf8');
+  }
   return n;
+}
+
+function parseEventRecords(list: unknown): EventRecord[] {
+  if (!Array.isArray(list)) throw new ApiError('BadRequest', 'records_json: must be a list of JSON documents');
+  if (list.length > MAX_EVENTS_PER_REQUEST) {
+    throw new ApiError('BadRequest', `records_json: too many events in one request: ${list.length}, the limit is ${MAX_EVENTS_PER_REQUEST}; send them in several requests`);
+  }
+  return list.map((text, i) => parseJson(text, `records_json[${i}]`) as EventRecord);
 }
 
 /**
@@ -134,6 +148,10 @@ export class ResourcesService {
       })),
       RecordEvent: this.unary(async (req) => {
         await store.recordEvent(parseJson(req.record_json, 'record_json') as EventRecord);
+        return {};
+      }),
+      RecordEvents: this.unary(async (req) => {
+        await store.recordEvents(parseEventRecords(req.records_json ?? []));
         return {};
       }),
       Watch: (call: grpc.ServerWritableStream<Wire, Wire>) => this.serveWatch(call),

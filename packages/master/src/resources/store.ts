@@ -467,37 +467,102 @@ export class ResourceStore implements ControllerClient {
    * the one to bump is one key read.
    */
   async recordEvent(record: EventRecord): Promise<void> {
-    const involved = record?.involvedObject as EventRecord['involvedObject'] | undefined;
-    if (involved === null || typeof involved !== 'object' || Array.isArray(involved)) throw new ApiError('BadRequest', 'event: involvedObject: Required value');
-    if (typeof record.timeMs !== 'number' || !Number.isFinite(record.timeMs)) {
-      throw new ApiError('BadRequest', `event: timeMs: must be a number of ms since the epoch (got ${describe(record.timeMs)})`);
-    }
-    const namespace = involved.namespace || DEFAULT_NAMESPACE_NAME;
-    const identity = eventIdentity(namespace, record);
-    const hash = createHash('sha256').update(identity).digest('hex').slice(0, 16);
-    const base = String(involved.name ?? 'unknown').slice(0, 253 - 17).replace(/[-.]+$/, '') || 'event';
-    const name = `${base}.${hash}`;
-    const time = isoTime(record.timeMs);
-    const info = kindInfo('Event');
-    const key = this.key(info, namespace, name);
+    const slot = eventSlot(record, 'event');
     await this.backend.linearizableRead();
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
-      const cur = this.read(key);
-      const last = cur ? parseTime((cur.obj as Event).lastTimestamp) : undefined;
-      let next: Event;
-      if (cur && last !== undefined && record.timeMs - last < EVENT_AGGREGATION_WINDOW_MS) {
-        next = withoutResourceVersion(cur.obj) as Event;
-        next.count = (next.count ?? 1) + 1;
-        if (record.timeMs > last) next.lastTimestamp = time;
-      } else {
-        next = validateOrThrow<Event>(applyDefaults(newEvent(record, { name, namespace, uid: this.newUid(), creationTimestamp: isoTime(this.now()) })));
-      }
-      const compares: Compare[] = [cur ? { key, target: 'modRevision', result: '=', revision: cur.modRevision } : { key, target: 'createRevision', result: '=', revision: 0 }];
-      compares.push(await this.namespaceGuard(namespace));
-      const r = await this.backend.txn(compares, [{ put: { key, value: encodeObject(next, this.maxObjectBytes) } }]);
+      const cur = this.read(slot.key);
+      const next = this.foldEvents(slot, cur, [record]);
+      const compares: Compare[] = [eventCompare(slot.key, cur)];
+      compares.push(await this.namespaceGuard(slot.namespace));
+      const r = await this.backend.txn(compares, [{ put: { key: slot.key, value: encodeObject(next, this.maxObjectBytes) } }]);
       if (r.succeeded) return;
     }
-    throw staleConflict('Event', name);
+    throw staleConflict('Event', slot.name);
+  }
+
+  /**
+   * Records a batch of events as ONE txn (one Raft proposal): identical events in the
+   * batch are merged first, each stored event is guarded by its own compare (absent,
+   * or its mod revision for a count bump) and every namespace by its guard. If a
+   * concurrent write fails a compare, the events are recorded one by one instead.
+   * Malformed records reject the whole batch before anything is written; an event
+   * whose namespace is missing or terminating is left out and the first such error
+   * is thrown once the others are recorded.
+   */
+  async recordEvents(records: EventRecord[]): Promise<void> {
+    if (!Array.isArray(records)) throw new ApiError('BadRequest', `events: must be a list of event records (got ${describe(records)})`);
+    if (records.length === 0) return;
+    const slots = new Map<string, EventGroup>();
+    records.forEach((record, i) => {
+      const slot = eventSlot(record, `events[${i}]`);
+      const group = slots.get(slot.key);
+      if (group) group.records.push(record);
+      else slots.set(slot.key, { slot, records: [record], first: i });
+    });
+    await this.backend.linearizableRead();
+    const compares: Compare[] = [];
+    const ops: RequestOp[] = [];
+    const guards = new Map<string, Compare | ApiError>();
+    const left: EventGroup[] = [];
+    let failure: unknown;
+    for (const group of slots.values()) {
+      const { slot } = group;
+      if (!guards.has(slot.namespace)) {
+        try {
+          const guard = await this.namespaceGuard(slot.namespace);
+          guards.set(slot.namespace, guard);
+          compares.push(guard);
+        } catch (err) {
+          if (!(err instanceof ApiError)) throw err;
+          guards.set(slot.namespace, err);
+        }
+      }
+      const guard = guards.get(slot.namespace);
+      if (guard instanceof ApiError) {
+        failure ??= guard;
+        continue;
+      }
+      const cur = this.read(slot.key);
+      let value: string;
+      try {
+        value = encodeObject(this.foldEvents(slot, cur, group.records), this.maxObjectBytes);
+      } catch (err) {
+        // An invalid record: nothing is written yet, the whole batch is refused.
+        if (err instanceof ApiError) throw new ApiError(err.code, `events[${group.first}]: ${err.message}`, { fieldErrors: err.fieldErrors, kind: err.kind, name: err.objectName });
+        throw err;
+      }
+      compares.push(eventCompare(slot.key, cur));
+      ops.push({ put: { key: slot.key, value } });
+      left.push(group);
+    }
+    if (ops.length > 0) {
+      const r = await this.backend.txn(compares, ops);
+      if (!r.succeeded) {
+        // Someone else wrote one of these events (or a namespace) meanwhile: one by one, each with its own retries.
+        await this.bounded(left, async (group) => {
+          for (const record of group.records) await this.recordEvent(record);
+        }).catch((err: unknown) => {
+          failure ??= err;
+        });
+      }
+    }
+    if (failure !== undefined) throw failure;
+  }
+
+  /** The event stored at `slot` after `records` (same identity, in order) on top of `cur`. */
+  private foldEvents(slot: EventSlot, cur: Current | undefined, records: EventRecord[]): Event {
+    let next = cur ? (withoutResourceVersion(cur.obj) as Event) : undefined;
+    for (const record of records) {
+      const last = next ? parseTime(next.lastTimestamp) : undefined;
+      if (next && last !== undefined && record.timeMs - last < EVENT_AGGREGATION_WINDOW_MS) {
+        next.count = (next.count ?? 1) + 1;
+        if (record.timeMs > last) next.lastTimestamp = isoTime(record.timeMs);
+      } else {
+        const meta = { name: slot.name, namespace: slot.namespace, uid: this.newUid(), creationTimestamp: isoTime(this.now()) };
+        next = validateOrThrow<Event>(applyDefaults(newEvent(record, meta)));
+      }
+    }
+    return next as Event;
   }
 
   /**
@@ -763,6 +828,40 @@ function sortObjects<T extends Resource>(objects: T[]): T[] {
     const [bn, bm] = keyOf(b);
     return an < bn ? -1 : an > bn ? 1 : am < bm ? -1 : am > bm ? 1 : 0;
   });
+}
+
+/** Where an event record is stored: its namespace, and a name derived from what makes events identical. */
+interface EventSlot {
+  namespace: string;
+  name: string;
+  key: string;
+}
+
+/** The records of one batch that land on the same stored event, in order; `first` is the index of the first. */
+interface EventGroup {
+  slot: EventSlot;
+  records: EventRecord[];
+  first: number;
+}
+
+/** Checks the parts of a record that the slot depends on; `where` names it in the error. */
+function eventSlot(record: EventRecord, where: string): EventSlot {
+  if (record === null || typeof record !== 'object' || Array.isArray(record)) throw new ApiError('BadRequest', `${where}: must be an event record (got ${describe(record)})`);
+  const involved = record.involvedObject as EventRecord['involvedObject'] | undefined;
+  if (involved === null || typeof involved !== 'object' || Array.isArray(involved)) throw new ApiError('BadRequest', `${where}: involvedObject: Required value`);
+  if (typeof record.timeMs !== 'number' || !Number.isFinite(record.timeMs)) {
+    throw new ApiError('BadRequest', `${where}: timeMs: must be a number of ms since the epoch (got ${describe(record.timeMs)})`);
+  }
+  const namespace = involved.namespace || DEFAULT_NAMESPACE_NAME;
+  const hash = createHash('sha256').update(eventIdentity(namespace, record)).digest('hex').slice(0, 16);
+  const base = String(involved.name ?? 'unknown').slice(0, 253 - 17).replace(/[-.]+$/, '') || 'event';
+  const name = `${base}.${hash}`;
+  return { namespace, name, key: registryKey('Event', namespace, name) };
+}
+
+/** The compare that the stored event is still as read: absent, or at the same mod revision. */
+function eventCompare(key: string, cur: Current | undefined): Compare {
+  return cur ? { key, target: 'modRevision', result: '=', revision: cur.modRevision } : { key, target: 'createRevision', result: '=', revision: 0 };
 }
 
 function describe(value: unknown): string {
