@@ -79,6 +79,7 @@ export async function startAgent(options: AgentOptions, deps: AgentDeps = {}): P
     const retry = { retryInitialMs: deps.retryInitialMs, retryMaxMs: deps.retryMaxMs };
     const metrics = new AgentMetrics();
     const events = new EventRecorder(masters.resources, o.name, logger, metrics);
+    teardown.push(() => events.close()); // after the pods stop, before the masters' connections close
     // Created here so pod start-up can read it (service env); started once the node has joined.
     const services = new ServiceCache({ resources: masters.resources, logger, endpoints: o.proxy, ...retry });
     const pods = new PodManager({
