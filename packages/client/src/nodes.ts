@@ -6,7 +6,8 @@ import { unary, type CallContext, type Caller } from './call.js';
 import type { Connection } from './endpoints.js';
 import { isServiceError } from './errors.js';
 import { apiErrorFromStatus } from './resources.js';
-import type { JoinResult, NodesApi, TokenInfo, TokensApi } from './resources-types.js';
+import { HeartbeatStream } from './heartbeat-stream.js';
+import type { HeartbeatStreamHandle, HeartbeatStreamListener, JoinResult, NodesApi, TokenInfo, TokensApi } from './resources-types.js';
 import type { Wire } from './wire.js';
 
 const AGENT_PROTO = 'agent.proto';
@@ -70,6 +71,19 @@ export class NodesClient implements NodesApi {
         return { leader: w.leader === true };
       },
     });
+  }
+
+  openHeartbeatStream(nodeName: string, listener: HeartbeatStreamListener): HeartbeatStreamHandle {
+    const operation = `heartbeat stream of node ${JSON.stringify(nodeName)}`;
+    if (this.caller.isClosed) throw this.caller.closedError(operation);
+    const endpoint = this.caller.pool.preferred();
+    let conn: Connection;
+    try {
+      conn = this.caller.pool.connection(endpoint);
+    } catch {
+      throw this.caller.closedError(operation);
+    }
+    return new HeartbeatStream(serviceOn(conn, 'Nodes'), this.caller.opts.metadata(), endpoint, nodeName, listener);
   }
 }
 

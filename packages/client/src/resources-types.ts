@@ -107,6 +107,31 @@ export interface NodesApi {
   join(token: string, node: Node, credential?: string): Promise<JoinResult>;
   /** One liveness heartbeat to the master this client talks to; returns whether it is the leader. */
   heartbeat(nodeName: string, credential: string): Promise<{ leader: boolean }>;
+  /**
+   * Opens a Nodes.HeartbeatStream to the master this client prefers: each `send` is one heartbeat,
+   * recorded like a unary one and answered in order. Optional: without it, agents send unary heartbeats.
+   */
+  openHeartbeatStream?(nodeName: string, listener: HeartbeatStreamListener): HeartbeatStreamHandle;
+}
+
+export interface HeartbeatStreamListener {
+  /** The answer to the oldest unanswered heartbeat. */
+  onResponse(response: { leader: boolean }): void;
+  /**
+   * The stream ended (never after `close()`), with the error the unary Heartbeat would have
+   * given: UNAUTHENTICATED (wrong credential), ApiError NotFound (unknown node), UNIMPLEMENTED
+   * (a master without the stream), or a transport failure (UNAVAILABLE, CANCELLED, ...).
+   */
+  onEnd(err: Error): void;
+}
+
+export interface HeartbeatStreamHandle {
+  /** The master this stream goes to. */
+  readonly endpoint: string;
+  /** Sends one heartbeat; throws when the stream has ended. */
+  send(credential: string): void;
+  /** Half-closes and cancels the stream; no listener call follows. */
+  close(): void;
 }
 
 export interface TokenInfo {

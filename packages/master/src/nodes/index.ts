@@ -1,6 +1,7 @@
 export * from './tokens.js';
 export * from './credentials.js';
 export * from './heartbeats.js';
+export * from './heartbeat-stream.js';
 export * from './registrar.js';
 export * from './services.js';
 export * from './bootstrap-token.js';

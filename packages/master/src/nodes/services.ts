@@ -1,6 +1,7 @@
 /** The Nodes and Tokens gRPC services of proto/agent.proto, served by every master. */
 import type * as grpc from '@grpc/grpc-js';
 import { nodeServiceStatus } from './errors.js';
+import type { HeartbeatStreams } from './heartbeat-stream.js';
 import type { NodeRegistrar } from './registrar.js';
 import type { TokenInfo, TokenRegistry } from './tokens.js';
 
@@ -24,6 +25,8 @@ export interface NodesServiceOptions {
   registrar: NodeRegistrar;
   /** Whether this master is the Raft leader right now. */
   isLeader(): boolean;
+  /** Serves HeartbeatStream (tracks the open streams so a stopping master can end them). */
+  heartbeatStreams: HeartbeatStreams;
 }
 
 export function nodesServiceHandlers(o: NodesServiceOptions): grpc.UntypedServiceImplementation {
@@ -36,6 +39,7 @@ export function nodesServiceHandlers(o: NodesServiceOptions): grpc.UntypedServic
       await o.registrar.heartbeat(str(req.node_name), str(req.credential));
       return { leader: o.isLeader() };
     }),
+    HeartbeatStream: (call: grpc.ServerDuplexStream<Wire, Wire>) => o.heartbeatStreams.serve(call),
   };
 }
 

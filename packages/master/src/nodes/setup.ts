@@ -13,6 +13,7 @@ import { RaftBackend } from '../resources/backend.js';
 import { ensureBootstrapToken } from './bootstrap-token.js';
 import { ControllerLoop } from './controller-loop.js';
 import { NodeCredentials } from './credentials.js';
+import { HeartbeatStreams } from './heartbeat-stream.js';
 import { HeartbeatTable, monotonicWallClock } from './heartbeats.js';
 import { NodeRegistrar } from './registrar.js';
 import { nodesServiceHandlers, tokensServiceHandlers } from './services.js';
@@ -39,10 +40,15 @@ export interface NodeServicesOptions {
 export interface NodeServices {
   readonly tokens: TokenRegistry;
   readonly heartbeats: HeartbeatTable;
+  /** The open Nodes.HeartbeatStream calls. */
+  readonly heartbeatStreams: HeartbeatStreams;
   readonly controllers: ControllerLoop;
   /** Call once the Raft host runs. */
   start(): void;
-  /** Stops the controllers at once (before a leadership hand-over) and waits for a pass in flight. */
+  /**
+   * Stops the controllers at once (before a leadership hand-over) and waits for a pass in flight;
+   * ends the heartbeat streams and refuses new ones (UNAVAILABLE), so they do not hold up the server's shutdown.
+   */
   stop(): Promise<void>;
 }
 
@@ -53,7 +59,9 @@ export function setUpNodeServices(o: NodeServicesOptions): NodeServices {
   const tokens = new TokenRegistry(backend);
   const credentials = new NodeCredentials(backend);
   const registrar = new NodeRegistrar({ tokens, credentials, heartbeats, client: o.store, backend });
-  o.server.addService(serviceDefinition('agent.proto', 'bramble.agent.Nodes'), nodesServiceHandlers({ registrar, isLeader: () => o.host.isLeader }));
+  const isLeader = (): boolean => o.host.isLeader;
+  const heartbeatStreams = new HeartbeatStreams({ registrar, isLeader });
+  o.server.addService(serviceDefinition('agent.proto', 'bramble.agent.Nodes'), nodesServiceHandlers({ registrar, isLeader, heartbeatStreams }));
   o.server.addService(serviceDefinition('agent.proto', 'bramble.agent.Tokens'), tokensServiceHandlers(tokens));
   const log = o.logger.child({ component: 'controllers' });
   const store = o.store;
@@ -78,8 +86,12 @@ export function setUpNodeServices(o: NodeServicesOptions): NodeServices {
   return {
     tokens,
     heartbeats,
+    heartbeatStreams,
     controllers,
     start: () => controllers.start(),
-    stop: () => controllers.stop(),
+    stop: () => {
+      heartbeatStreams.closeAll('the master is shutting down; heartbeat another master');
+      return controllers.stop();
+    },
   };
 }
