@@ -39,7 +39,7 @@ async function fake(
   servers.push(server);
   const f: Fake = { endpoint: '', calls: [], server };
   const impl: grpc.UntypedServiceImplementation = {};
-  for (const method of ['Create', 'Get', 'List', 'Update', 'Patch', 'Apply', 'Delete', 'Bind', 'RecordEvent']) {
+  for (const method of ['Create', 'Get', 'List', 'Update', 'Patch', 'Apply', 'Delete', 'Bind', 'RecordEvent', 'RecordEvents']) {
     impl[method] = (call: grpc.ServerUnaryCall<Wire, Wire>, callback: grpc.sendUnaryData<Wire>) => {
       f.calls.push({ method, request: call.request });
       const r = unary(method, call.request);
@@ -89,6 +89,16 @@ describe('ResourcesClient', () => {
     expect(err).toBeInstanceOf(ApiError);
     expect(err).toMatchObject({ code: 'Invalid', kind: 'ConfigMap', objectName: 'a', fieldErrors });
     expect(f.calls).toHaveLength(1);
+  });
+
+  it('recordEvents sends the records in one RecordEvents request, and nothing for none', async () => {
+    const f = await fake(() => ({ response: {} }));
+    const c = client([f.endpoint]);
+    const record = { involvedObject: { kind: 'Pod', namespace: 'default', name: 'p' }, type: 'Normal' as const, reason: 'Started', message: 'm', component: 'kubelet', timeMs: 5 };
+    await c.resources.recordEvents([record, { ...record, reason: 'Created' }]);
+    await c.resources.recordEvents([]);
+    expect(f.calls.map((call) => call.method)).toEqual(['RecordEvents']);
+    expect((f.calls[0].request.records_json as string[]).map((j) => JSON.parse(j).reason)).toEqual(['Started', 'Created']);
   });
 
   it('retries a write on another master only when the first one certainly did not apply it', async () => {

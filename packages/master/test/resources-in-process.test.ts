@@ -131,6 +131,15 @@ async function exerciseEveryRpc(c: BrambleClient, ns: string): Promise<void> {
   const events = (await r.list('Event', { namespace: ns })).items.filter((e) => e.source?.component === 'test');
   expect(events).toHaveLength(1);
   expect(events[0]).toMatchObject({ count: 2, reason: 'Scheduled', involvedObject: { name: 'p1' } });
+  // A batch: the same event once more (count 3) and a new one, in one request.
+  await r.recordEvents([event, { ...event, reason: 'Pulled', message: 'image present' }]);
+  const batched = (await r.list('Event', { namespace: ns })).items.filter((e) => e.source?.component === 'test');
+  expect(batched.map((e) => [e.reason, e.count]).sort()).toEqual([['Pulled', 1], ['Scheduled', 3]]);
+  expect(await apiError(r.recordEvents([event, { ...event, timeMs: 'soon' as unknown as number }]))).toMatchObject({
+    code: 'BadRequest',
+    message: 'events[1]: timeMs: must be a number of ms since the epoch (got a string ("soon"))',
+  });
+  expect((await r.list('Event', { namespace: ns })).items.find((e) => e.source?.component === 'test' && e.reason === 'Scheduled')?.count).toBe(3);
 
   // A bound pod is deleted gracefully; the agent's delete with grace period 0 removes it.
   const graceful = await r.delete('Pod', ns, 'p1');
