@@ -37,16 +37,21 @@ describe('agent: configMap and secret volumes', () => {
     expect(waiting.status?.phase).toBe('Pending');
     expect(waiting.status?.containerStatuses?.[0].state?.waiting).toEqual({ reason: 'ContainerCreating', message: 'MountVolume.SetUp failed for volume "cfg" : configmap "app-config" not found' });
     // Retries every 20-160 ms; the event is recorded once (it repeats at most once a minute).
+    // Events reach the masters in batches (up to 100 ms later): wait for it, then for more retries.
+    const failedMounts = () => h.resources.events.filter((e) => e.involvedObject.uid === uid && e.reason === 'FailedMount');
+    await waitFor('the FailedMount event', () => failedMounts().length > 0);
     const gets = () => h.resources.callsOf('get').filter((a) => a[0] === 'ConfigMap').length;
-    await waitFor('several retries', () => gets() >= 4);
-    const mountEvents = h.resources.events.filter((e) => e.involvedObject.uid === uid && e.reason === 'FailedMount');
+    const getsBefore = gets();
+    await waitFor('several retries', () => gets() >= getsBefore + 3);
+    const mountEvents = failedMounts();
     expect(mountEvents).toHaveLength(1);
     expect(mountEvents[0]).toMatchObject({ type: 'Warning', message: 'MountVolume.SetUp failed for volume "cfg" : configmap "app-config" not found' });
     expect(syncsOf(h, uid)).toHaveLength(0);
 
     h.resources.put(configMap('app-config', { title: 'Todo' }));
     await waitFor('the secret is now what is missing', () => podOf(h, 'vp')?.status?.containerStatuses?.[0]?.state?.waiting?.message?.includes('secret "app-secret" not found'));
-    expect(h.resources.events.filter((e) => e.involvedObject.uid === uid && e.reason === 'FailedMount')).toHaveLength(2);
+    await waitFor('the second FailedMount event', () => failedMounts().length >= 2);
+    expect(failedMounts()).toHaveLength(2);
     h.resources.put<Secret>({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'app-secret', namespace: 'default' }, data: { password: Buffer.from('pw').toString('base64') } });
     await waitFor('syncPod with the volume files', () => syncsOf(h, uid).length > 0);
     const spec = syncsOf(h, uid)[0];
