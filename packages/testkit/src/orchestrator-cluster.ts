@@ -8,7 +8,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BrambleClient, type ResourcesApi } from '@bramble/client';
-import { BRAMBLE_BIN, ProcessCluster, REPO_ROOT, type ProcessClusterOptions } from './process-cluster.js';
+import { BRAMBLE_AGENT_BIN, ProcessCluster, REPO_ROOT, type ProcessClusterOptions } from './process-cluster.js';
 import { killPodProcesses, podProcesses, type PodProcessInfo } from '@bramble/agent';
 import { waitFor } from './ports.js';
 
@@ -135,8 +135,7 @@ export class OrchestratorCluster {
     const address = options.address ?? `${this.nodeSubnet}.${10 + index}`;
     const dataDir = join(this.dir, `agent-${name}`);
     const args = [
-      BRAMBLE_BIN,
-      'agent',
+      BRAMBLE_AGENT_BIN,
       '--name',
       name,
       '--address',

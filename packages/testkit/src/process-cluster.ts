@@ -10,6 +10,8 @@ import { freePort, waitFor } from './ports.js';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 export const BRAMBLE_BIN = join(REPO_ROOT, 'packages/cli/bin/bramble.js');
+/** `bramble agent` with the agent's own V8 settings. */
+export const BRAMBLE_AGENT_BIN = join(REPO_ROOT, 'packages/cli/bin/bramble-agent.js');
 
 export interface MemberProcess {
   name: string;

@@ -23,11 +23,10 @@ export interface AgentSpec {
   labels?: string;
 }
 
-export function agentArgs(cliBin: string, state: ClusterState, spec: AgentSpec, dataDir: string): string[] {
+export function agentArgs(agentBin: string, state: ClusterState, spec: AgentSpec, dataDir: string): string[] {
   const masters = state.processes.filter((p) => p.kind === 'master').map((p) => p.address);
   return [
-    cliBin,
-    'agent',
+    agentBin,
     '--name',
     spec.name,
     '--address',

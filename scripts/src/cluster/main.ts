@@ -16,6 +16,7 @@ import { isOurProcess, readState, statePath, writeState, type ClusterState, type
 
 const repo = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 const cliBin = join(repo, 'packages/cli/bin/bramble.js');
+const agentBin = join(repo, 'packages/cli/bin/bramble-agent.js');
 
 interface StatusReply {
   member: string;
@@ -101,7 +102,7 @@ function clientFor(state: ClusterState): BrambleClient {
 function startAgent(state: ClusterState, spec: AgentSpec): ProcessRecord {
   const dataDir = join(state.clusterDir, 'data', spec.name);
   const log = join(state.clusterDir, 'logs', `${spec.name}.log`);
-  const args = agentArgs(cliBin, state, spec, dataDir);
+  const args = agentArgs(agentBin, state, spec, dataDir);
   const pid = spawnDetached(repo, args, log);
   const rec: ProcessRecord = { name: spec.name, kind: 'agent', pid, args, log, dataDir, address: spec.address, http: '', startedAt: new Date().toISOString() };
   state.processes.push(rec);
