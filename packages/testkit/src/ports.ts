@@ -1,7 +1,26 @@
 import { createServer } from 'node:net';
 
-/** A TCP port that was free a moment ago on `host` (loopback only). */
+/** Ports this process handed out lately: the kernel may offer a just-closed port again. */
+const handedOut = new Set<number>();
+const REMEMBERED_PORTS = 4096;
+
+/**
+ * A TCP port that was free a moment ago on `host` (loopback only), never one this process
+ * handed out before (a member's gRPC and HTTP ports asked for one after the other could
+ * otherwise be the same).
+ */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const port = await anyFreePort(host);
+    if (!handedOut.has(port) || attempt >= 50) {
+      handedOut.add(port);
+      if (handedOut.size > REMEMBERED_PORTS) handedOut.delete(handedOut.values().next().value!);
+      return port;
+    }
+  }
+}
+
+function anyFreePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
