@@ -131,7 +131,7 @@ export async function startAgent(options: AgentOptions, deps: AgentDeps = {}): P
     teardown.push(() => services.stop());
     let proxy: ServiceProxy | undefined;
     if (o.proxy) {
-      const proxyEvents = new ProxyEventRecorder({ resources: masters.resources, nodeName: o.name, logger });
+      const proxyEvents = new ProxyEventRecorder({ events, nodeName: o.name });
       const started = new ServiceProxy({ address: o.address, source: services, logger, metrics, events: proxyEvents, drainTimeoutMs: o.proxyDrainTimeoutMs });
       started.start();
       teardown.push(() => started.stop());

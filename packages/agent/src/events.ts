@@ -92,6 +92,12 @@ export class EventRecorder {
       component: 'kubelet',
       timeMs: this.now(),
     };
+    this.submit(record);
+  }
+
+  /** Queues any event (e.g. the proxy's, about a Service) for the next batch. */
+  submit(record: ResourceEventRecord): void {
+    if (this.closed) return;
     this.enqueue([{ record, retried: false }], false);
     if (this.queue.length >= this.batchSize) this.flushSoon(0);
     else this.flushSoon(this.flushMs);

@@ -3,6 +3,8 @@
 import type { Service } from '@bramble/api';
 import { waitFor } from '@bramble/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
+import { EventRecorder } from '../src/events.js';
+import { AgentMetrics } from '../src/metrics.js';
 import { ProxyEventRecorder } from '../src/proxy/events.js';
 import { ServiceCache } from '../src/proxy/service-cache.js';
 import { FakeResources } from './fakes.js';
@@ -85,7 +87,7 @@ describe('ProxyEventRecorder', () => {
   it('records FailedToListen on the Service at most once a minute per port', async () => {
     const api = new FakeResources();
     let now = 1_000_000;
-    const recorder = new ProxyEventRecorder({ resources: api, nodeName: 'node1', logger: silent, now: () => now });
+    const recorder = new ProxyEventRecorder({ events: new EventRecorder(api, 'node1', silent, new AgentMetrics()), nodeName: 'node1', now: () => now });
     const target = { key: 'default/web:', service: 'default/web', namespace: 'default', name: 'web', uid: 'uid-web', portName: '', port: 8080 };
     const err = Object.assign(new Error('listen EADDRINUSE: address already in use 127.0.0.11:8080'), { code: 'EADDRINUSE' });
     recorder.failedToListen(target, '127.0.0.11', 8080, err);

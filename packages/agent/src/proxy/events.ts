@@ -1,9 +1,7 @@
 // Events the proxy records against Services (component `bramble-proxy`, like kube-proxy's),
 // each reason at most once per `intervalMs` per service port so a port that stays taken
 // does not flood the masters.
-import type { ResourcesApi } from '@bramble/client';
-import type { Logger } from 'pino';
-import { errorMessage } from '../errors.js';
+import type { EventRecorder } from '../events.js';
 import type { ServicePortRef } from './plan.js';
 
 export interface ProxyEventSink {
@@ -11,9 +9,9 @@ export interface ProxyEventSink {
 }
 
 export interface ProxyEventRecorderOptions {
-  resources: ResourcesApi;
+  /** The agent's recorder: the proxy's events go in its batches. */
+  events: Pick<EventRecorder, 'submit'>;
   nodeName: string;
-  logger: Logger;
   intervalMs?: number;
   now?: () => number;
 }
@@ -30,20 +28,17 @@ export class ProxyEventRecorder implements ProxyEventSink {
     const key = `${target.service}:${port}`;
     const last = this.last.get(key);
     if (last !== undefined && now - last < (this.o.intervalMs ?? 60_000)) return;
-    this.last.set(key, now);
     // Bounded: entries only for ports that failed, dropped once a minute has passed.
     for (const [k, t] of this.last) if (now - t >= (this.o.intervalMs ?? 60_000)) this.last.delete(k);
     this.last.set(key, now);
     const code = err.code ? ` (${err.code})` : '';
-    this.o.resources
-      .recordEvent({
-        involvedObject: { kind: 'Service', apiVersion: 'v1', namespace: target.namespace, name: target.name, uid: target.uid },
-        type: 'Warning',
-        reason: FAILED_TO_LISTEN,
-        message: `node ${this.o.nodeName}: cannot listen on ${nodeAddress}:${port}${code}: ${err.message}; retrying`,
-        component: 'bramble-proxy',
-        timeMs: now,
-      })
-      .catch((e) => this.o.logger.debug({ service: target.service, err: errorMessage(e) }, 'recording a FailedToListen event failed'));
+    this.o.events.submit({
+      involvedObject: { kind: 'Service', apiVersion: 'v1', namespace: target.namespace, name: target.name, uid: target.uid },
+      type: 'Warning',
+      reason: FAILED_TO_LISTEN,
+      message: `node ${this.o.nodeName}: cannot listen on ${nodeAddress}:${port}${code}: ${err.message}; retrying`,
+      component: 'bramble-proxy',
+      timeMs: now,
+    });
   }
 }
