@@ -27,9 +27,10 @@ const { values } = parseArgs({
   },
 });
 
-function rssMb(pid: number): number {
+/** VmRSS, or with `field` another line of /proc/<pid>/status (RssFile: pages mapped from files, mostly the node binary). */
+function rssMb(pid: number, field = 'VmRSS'): number {
   try {
-    const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    const kb = Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
     return Math.round((kb / 1024) * 10) / 10;
   } catch {
     return 0;
@@ -116,7 +117,14 @@ async function main(): Promise<void> {
     for (const p of (await api.list('Pod', { namespace: 'default', labelSelector: 'app=bench' })).items) {
       perNode.set(p.spec.nodeName ?? '-', (perNode.get(p.spec.nodeName ?? '-') ?? 0) + 1);
     }
-    await new Promise((r) => setTimeout(r, Number(values['idle-seconds']) * 1000));
+    const idleSeconds = Number(values['idle-seconds']);
+    const idleCpuBefore = { agents: sum(agentPids), masters: sum(masterPids) };
+    await new Promise((r) => setTimeout(r, idleSeconds * 1000));
+    const idleCpuPerSecond = {
+      agents: (sum(agentPids) - idleCpuBefore.agents) / idleSeconds,
+      masters: (sum(masterPids) - idleCpuBefore.masters) / idleSeconds,
+    };
+    const agentRssFile = [...cluster.agents.values()].map((a) => rssMb(a.proc!.pid!, 'RssFile')).sort((a, b) => a - b);
     const agentRss = [...cluster.agents.values()].map((a) => rssMb(a.proc!.pid!)).sort((a, b) => a - b);
     const masterRss = [...cluster.masters.members.values()].map((m) => rssMb(m.proc!.pid!)).sort((a, b) => a - b);
     const result = {
@@ -139,10 +147,13 @@ async function main(): Promise<void> {
       pods_per_node_max: Math.max(...perNode.values()),
       agent_rss_idle_median_mb: percentile(agentRss, 0.5),
       agent_rss_idle_max_mb: agentRss[agentRss.length - 1],
+      agent_rss_file_median_mb: percentile(agentRssFile, 0.5),
       master_rss_max_mb: masterRss[masterRss.length - 1],
       writes_per_pod: Math.round(writesPerPod * 10) / 10,
       cpu_s_agents: Math.round(cpuUsed.agents * 10) / 10,
       cpu_s_masters: Math.round(cpuUsed.masters * 10) / 10,
+      idle_cpu_s_per_s_agents: Math.round(idleCpuPerSecond.agents * 100) / 100,
+      idle_cpu_s_per_s_masters: Math.round(idleCpuPerSecond.masters * 100) / 100,
     };
     console.log(JSON.stringify(result));
     printTable([result]);
