@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { CliError, UsageError } from '../errors.js';
 import { durationMsArg, nonNegativeIntArg, positiveIntArg } from './args.js';
+import { exitOnStopSignals } from './stop-signals.js';
 
 /** `bramble agent`: run a worker agent (packages/agent) until SIGTERM/SIGINT; its pods keep running after it exits. */
 export function registerAgentCommand(program: Command): void {
@@ -49,30 +50,18 @@ export function registerAgentCommand(program: Command): void {
       }
       const abort = new AbortController();
       let agent: Awaited<ReturnType<typeof startAgent>> | undefined;
-      let signalled = false;
-      const onSignal = (signal: NodeJS.Signals): void => {
-        if (signalled) process.exit(1); // a second signal: stop now
-        signalled = true;
+      const signals = exitOnStopSignals(() => {
         abort.abort();
-        if (!agent) return; // still joining: startAgent gives up and the action returns
-        agent.stop().then(
-          () => process.exit(0),
-          (err: Error) => {
-            process.stderr.write(`error: stopping after ${signal}: ${err.message}\n`);
-            process.exit(1);
-          },
-        );
-      };
-      process.on('SIGTERM', onSignal);
-      process.on('SIGINT', onSignal);
+        return agent?.stop(); // still joining: startAgent gives up and the action returns
+      });
       try {
         agent = await startAgent(options, { signal: abort.signal });
       } catch (err) {
-        if (signalled) process.exit(0);
+        if (signals.signalled) process.exit(0);
         if (err instanceof JoinRejectedError) throw new CliError(err.message);
         throw err;
       }
-      if (signalled) await agent.stop().then(() => process.exit(0));
+      if (signals.signalled) await agent.stop().then(() => process.exit(0));
       await new Promise<never>(() => {}); // runs until a signal
     });
 }

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import type { Level } from 'pino';
 import { formatDurationMs, parseDurationMs } from '../duration.js';
+import { exitOnStopSignals } from './stop-signals.js';
 
 function positiveInt(flag: string) {
   return (value: string): number => {
@@ -90,20 +91,7 @@ export function registerMasterCommand(program: Command): void {
         nodeGraceMs: o.nodeGrace,
         podEvictionTimeoutMs: o.podEvictionTimeout,
       });
-      let signalled = false;
-      const onSignal = (signal: NodeJS.Signals): void => {
-        if (signalled) process.exit(1); // a second signal: stop now
-        signalled = true;
-        master.stop().then(
-          () => process.exit(0),
-          (err: Error) => {
-            process.stderr.write(`error: stopping after ${signal}: ${err.message}\n`);
-            process.exit(1);
-          },
-        );
-      };
-      process.on('SIGTERM', onSignal);
-      process.on('SIGINT', onSignal);
+      exitOnStopSignals(() => master.stop());
       const reason = await master.done;
       process.stderr.write(`master ${master.name} stopped: ${reason}\n`);
       process.exit(reason.startsWith('fatal') ? 1 : 0);
