@@ -12,7 +12,7 @@ import type { EventRecorder } from './events.js';
 import type { AgentMetrics } from './metrics.js';
 import { ConfigWatch, type ConfigKind } from './config-watch.js';
 import { ConfigRefError, envReferences, resolvePodEnv, type PodConfigObjects } from './pod-env.js';
-import { configErrorStatus, statusFromRuntime } from './pod-status.js';
+import { configErrorStatus, isStarting, statusFromRuntime } from './pod-status.js';
 import { configReferences, resolvePodVolumes, volumeReferences } from './pod-volumes.js';
 import type { PodRuntime, RuntimeEvent } from './runtime/types.js';
 import type { ServiceSource } from './service-env.js';
@@ -30,6 +30,8 @@ export interface PodManagerOptions {
   /** First retry of a pod whose env references failed; doubles up to CONFIG_RETRY_MAX_MS. */
   configRetryMs: number;
   statusConcurrency: number;
+  /** How long a starting pod's first status waits for its containers to run (default FIRST_STATUS_HOLD_MS). */
+  firstStatusHoldMs?: number;
   /** Back-off of API retries (status writes, deletes). */
   retryInitialMs?: number;
   retryMaxMs?: number;
@@ -38,6 +40,12 @@ export interface PodManagerOptions {
 }
 
 const CONFIG_RETRY_MAX_MS = 10_000;
+/**
+ * Most containers start within this: their pod goes from no status straight to Running in one
+ * write, instead of Pending (ContainerCreating) then Running. A slower start is still reported
+ * as Pending after it.
+ */
+export const FIRST_STATUS_HOLD_MS = 250;
 /** The same missing-reference event is recorded again at most this often (not once per retry). */
 const CONFIG_EVENT_REPEAT_MS = 60_000;
 /** Uids of pods already deleted, remembered so a late event cannot bring one back. */
@@ -107,6 +115,8 @@ export class PodManager {
       observe: (pod) => this.upsert(pod),
       onWritten: (pod) => this.noteWritten(pod),
       concurrency: o.statusConcurrency,
+      firstWriteHoldMs: o.firstStatusHoldMs ?? FIRST_STATUS_HOLD_MS,
+      isStarting,
       logger: o.logger,
       metrics: o.metrics,
       retryInitialMs: o.retryInitialMs,

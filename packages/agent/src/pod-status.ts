@@ -19,6 +19,11 @@ export function statusFromRuntime(pod: Pod, rt: PodRuntimeStatus, address: strin
   };
 }
 
+/** Pending with nothing but containers being created: a status about to change (see StatusWriter's firstWriteHoldMs). */
+export function isStarting(status: PodStatus): boolean {
+  return status.phase === 'Pending' && (status.containerStatuses ?? []).every((c) => c.state?.waiting?.reason === 'ContainerCreating');
+}
+
 /** A condition with lastTransitionTime kept from the pod's current one while its status is unchanged. */
 function condition(pod: Pod, type: string, status: 'True' | 'False', nowIso: string, reason?: string, message?: string): PodCondition {
   const prev = pod.status?.conditions?.find((c) => c.type === type);

@@ -18,6 +18,13 @@ export interface StatusWriterOptions {
   /** After a write: the status now stored. */
   onWritten?: (pod: Pod) => void;
   concurrency: number;
+  /**
+   * A pod's first status is held back up to this long while `isStarting` says it is still
+   * starting (Pending, containers being created): a container that starts within it costs
+   * one write (Running) instead of two. 0 writes at once.
+   */
+  firstWriteHoldMs?: number;
+  isStarting?: (status: PodStatus) => boolean;
   logger: Logger;
   metrics: AgentMetrics;
   retryInitialMs?: number;
@@ -40,12 +47,44 @@ export class StatusWriter {
   /** The last retry delay of pods whose writes keep failing. */
   private readonly retryDelayMs = new Map<string, number>();
   private readonly written = new Map<string, Written>();
+  /** Pods whose first write is being held back (see firstWriteHoldMs). */
+  private readonly holdTimers = new Map<string, NodeJS.Timeout>();
   private stopped = false;
 
   constructor(private readonly o: StatusWriterOptions) {}
 
   /** The status of `uid` may have changed: write it if it did. */
   markDirty(uid: string): void {
+    if (this.stopped) return;
+    if (this.holdFirstWrite(uid)) return;
+    this.enqueue(uid);
+  }
+
+  /** True while the pod's first write waits for it to finish starting (a timer writes it at the latest). */
+  private holdFirstWrite(uid: string): boolean {
+    const holdMs = this.o.firstWriteHoldMs ?? 0;
+    const held = this.holdTimers.get(uid);
+    const want = holdMs > 0 && !this.written.has(uid) ? this.o.desired(uid) : undefined;
+    if (want && this.o.isStarting?.(want.status)) {
+      if (held === undefined) {
+        this.holdTimers.set(
+          uid,
+          setTimeout(() => {
+            this.holdTimers.delete(uid);
+            this.enqueue(uid);
+          }, holdMs),
+        );
+      }
+      return true;
+    }
+    if (held !== undefined) {
+      clearTimeout(held);
+      this.holdTimers.delete(uid);
+    }
+    return false;
+  }
+
+  private enqueue(uid: string): void {
     if (this.stopped) return;
     if (this.inFlight.has(uid)) {
       this.again.add(uid);
@@ -59,6 +98,8 @@ export class StatusWriter {
     this.queue.delete(uid);
     this.again.delete(uid);
     this.written.delete(uid);
+    clearTimeout(this.holdTimers.get(uid));
+    this.holdTimers.delete(uid);
     clearTimeout(this.retryTimers.get(uid));
     this.retryTimers.delete(uid);
     this.retryDelayMs.delete(uid);
@@ -66,14 +107,15 @@ export class StatusWriter {
 
   stop(): void {
     this.stopped = true;
-    for (const t of this.retryTimers.values()) clearTimeout(t);
+    for (const t of [...this.retryTimers.values(), ...this.holdTimers.values()]) clearTimeout(t);
     this.retryTimers.clear();
+    this.holdTimers.clear();
     this.queue.clear();
   }
 
-  /** Writes queued or in flight (tests wait for zero). */
+  /** Writes held, queued or in flight (tests wait for zero). */
   get pending(): number {
-    return this.queue.size + this.inFlight.size;
+    return this.holdTimers.size + this.queue.size + this.inFlight.size;
   }
 
   private pump(): void {
@@ -149,7 +191,7 @@ export class StatusWriter {
       uid,
       setTimeout(() => {
         this.retryTimers.delete(uid);
-        this.markDirty(uid);
+        this.enqueue(uid);
       }, delayMs),
     );
   }
