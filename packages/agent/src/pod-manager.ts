@@ -148,6 +148,8 @@ export class PodManager {
       this.pods.set(uid, s);
     } else {
       if (olderThan(pod, s.pod)) return;
+      // The same version again (typically our own status write coming back through the watch): nothing new.
+      if (pod.metadata.resourceVersion !== undefined && pod.metadata.resourceVersion === s.pod.metadata.resourceVersion) return;
       s.pod = pod;
     }
     if (pod.metadata.deletionTimestamp) {
