@@ -2,7 +2,7 @@
 // exactly once and in revision order, while the leader is killed; and a client whose
 // watch member dies resumes on another member from the last revision it saw + 1.
 import { describe, expect, it } from 'vitest';
-import { RawWatch, waitFor, type ProcessCluster, type RecordedEvent } from '@bramble/testkit';
+import { grpcStatus, RawWatch, waitFor, type ProcessCluster, type RawClient, type RecordedEvent } from '@bramble/testkit';
 import { BackgroundWriters, startCluster } from './helpers.js';
 
 const PREFIX = 'watch/';
@@ -94,5 +94,61 @@ describe('watch', () => {
     expectStrictlyIncreasing(all);
     expect(delivered(all, want.upTo)).toEqual(want.events);
     watch2.close();
+  });
+});
+
+describe('resource watches need a leader', () => {
+  /** Collects what one Resources Watch stream delivers and how it ends. */
+  function recordWatch(stream: ReturnType<RawClient['resourceWatch']>) {
+    const seen: Array<{ type: string; name: string; rv: string }> = [];
+    let ended: { code: number; details: string } | undefined;
+    stream.on('data', (w: { type: string; object_json: string }) => {
+      const obj = JSON.parse(w.object_json) as { metadata: { name?: string; resourceVersion?: string } };
+      seen.push({ type: w.type, name: obj.metadata.name ?? '', rv: obj.metadata.resourceVersion ?? '' });
+    });
+    stream.on('error', (err: { code: number; details: string }) => (ended = { code: err.code, details: err.details }));
+    return { seen, ended: () => ended, cancel: () => stream.cancel() };
+  }
+
+  const configMap = (name: string) => JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'default' }, data: { k: 'v' } });
+
+  it('a member cut off from the others ends its watches and refuses new ones (UNAVAILABLE), and serves them again once it has a leader', async () => {
+    const cluster = await startCluster({ masters: 3, tickMs: 50 });
+    const leader = await cluster.waitForLeader();
+    const lonely = cluster.running().find((n) => n !== leader)!;
+    const others = cluster.running().filter((n) => n !== lonely);
+    await cluster.client(leader).resourcesCall('Create', { object_json: configMap('before') });
+
+    const watch = recordWatch(cluster.client(lonely).resourceWatch({ kind: 'ConfigMap', send_initial_events: true }));
+    await waitFor('the initial events and their BOOKMARK', () => watch.seen.some((e) => e.type === 'BOOKMARK'), 10_000);
+    expect(watch.seen.filter((e) => e.type === 'ADDED').map((e) => e.name)).toEqual(['before']);
+    const resumeFrom = watch.seen.find((e) => e.type === 'BOOKMARK')!.rv;
+
+    for (const name of others) await cluster.kill(name, 'SIGKILL');
+    await waitFor(`the watch on ${lonely} to end`, () => watch.ended() !== undefined, 10_000);
+    expect(watch.ended()!.code).toBe(grpcStatus.UNAVAILABLE);
+    expect(watch.ended()!.details).toMatch(new RegExp(`master ${lonely} has had no leader for \\d+ ms .*resume the watch on another master`));
+
+    // A resumed watch is refused too: it would wait for changes this member cannot learn of.
+    const refused = recordWatch(cluster.client(lonely).resourceWatch({ kind: 'ConfigMap', resource_version: resumeFrom }));
+    await waitFor('the resumed watch to be refused', () => refused.ended() !== undefined, 10_000);
+    expect(refused.ended()!.code).toBe(grpcStatus.UNAVAILABLE);
+    expect(refused.ended()!.details).toMatch(/has had no leader/);
+
+    await cluster.restart(others[0]);
+    const newLeader = await cluster.waitForLeader(15_000);
+    const resumed = recordWatch(cluster.client(lonely).resourceWatch({ kind: 'ConfigMap', resource_version: resumeFrom }));
+    await waitFor('a write through the new leader', async () => {
+      try {
+        await cluster.client(newLeader).resourcesCall('Create', { object_json: configMap('after') });
+        return true;
+      } catch {
+        return false;
+      }
+    }, 10_000);
+    await waitFor(`the resumed watch on ${lonely} to deliver it`, () => resumed.seen.some((e) => e.type === 'ADDED' && e.name === 'after'), 10_000);
+    expect(resumed.ended()).toBeUndefined();
+    expect(resumed.seen.filter((e) => e.type !== 'BOOKMARK').map((e) => `${e.type} ${e.name}`)).toEqual(['ADDED after']);
+    resumed.cancel();
   });
 });

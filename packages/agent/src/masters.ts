@@ -13,7 +13,8 @@ export interface MasterApis {
 
 export function connectMasters(masters: string[], heartbeatIntervalMs: number, logger: Logger): MasterApis {
   const clientLogger = { debug: (o: object, m?: string) => logger.debug(o, m), warn: (o: object, m?: string) => logger.debug(o, m) };
-  const main = new BrambleClient({ endpoints: masters, logger: clientLogger });
+  // The agent's watches (its pods, services, config) are spread over the masters rather than all on the leader.
+  const main = new BrambleClient({ endpoints: masters, logger: clientLogger, spreadWatches: true });
   // A heartbeat is worth nothing once the next one is due: one attempt, bounded by the interval.
   const timeoutMs = Math.max(500, Math.min(heartbeatIntervalMs, 2_000));
   const perMaster = masters.map((master) => ({

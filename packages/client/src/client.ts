@@ -72,6 +72,12 @@ export interface ClientOptions {
   maxReceiveMessageBytes?: number;
   /** Extra grpc-js channel options (tests). */
   channelOptions?: grpc.ChannelOptions;
+  /**
+   * Resource watches go to a follower once the leader is known (agents: spreads the event
+   * streams over the masters). A member cut off from the leader ends its watches, so they
+   * move on rather than go quiet. Default false: every call starts at the leader.
+   */
+  spreadWatches?: boolean;
 }
 
 function quote(key: Bytes): string {
@@ -143,7 +149,7 @@ export class BrambleClient {
     });
     this.nodes = new NodesClient(this.caller);
     this.tokens = new TokensClient(this.caller);
-    this.resources = new ResourcesClient({ caller: this.caller, dialTimeoutMs: this.dialTimeoutMs, streams: this.streams });
+    this.resources = new ResourcesClient({ caller: this.caller, dialTimeoutMs: this.dialTimeoutMs, streams: this.streams, spreadWatches: opts.spreadWatches ?? false });
   }
 
   /** The configured endpoints. */

@@ -19,6 +19,8 @@ export interface EndpointPoolOptions {
   /** An endpoint that failed is not preferred again (even as leader) for this long. Default 5 000 ms. */
   failureCooldownMs?: number;
   now?: () => number;
+  /** Picks which follower serves this client's watches (see watchEndpoint). Default Math.random. */
+  random?: () => number;
 }
 
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d{1,5})$/;
@@ -40,6 +42,8 @@ export class EndpointPool {
   private readonly now: () => number;
   private currentIndex = 0;
   private leaderName = '';
+  /** Which of the followers this client's watches go to: fixed per client, so they stay together. */
+  private readonly watchPick: number;
   private closed = false;
 
   constructor(private readonly opts: EndpointPoolOptions) {
@@ -49,6 +53,7 @@ export class EndpointPool {
     this.credentials = opts.credentials ?? grpc.credentials.createInsecure();
     this.cooldownMs = opts.failureCooldownMs ?? 5_000;
     this.now = opts.now ?? Date.now;
+    this.watchPick = Math.floor((opts.random ?? Math.random)() * 1_000_003);
   }
 
   /** The channel for `endpoint`, created on first use. */
@@ -75,6 +80,20 @@ export class EndpointPool {
     const leader = this.leaderEndpoint();
     if (leader !== undefined && !this.recentlyFailed(leader)) return leader;
     return this.endpoints[this.currentIndex];
+  }
+
+  /**
+   * Where a watch that any member can serve should go: one endpoint per client (the same for
+   * all its watches), spread over the members by a per-client random pick, skipping the
+   * leader when it is known (it already takes every write and runs the controllers) and
+   * any endpoint that failed recently. preferred() when nothing else is healthy.
+   */
+  watchEndpoint(): string {
+    const leader = this.leaderEndpoint();
+    const healthy = this.endpoints.filter((e) => !this.recentlyFailed(e));
+    const followers = healthy.filter((e) => e !== leader);
+    const pool = followers.length > 0 ? followers : healthy;
+    return pool.length > 0 ? pool[this.watchPick % pool.length] : this.preferred();
   }
 
   /** Every endpoint once, preferred first, then the others in configured order after it. */

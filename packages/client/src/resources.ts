@@ -96,6 +96,8 @@ export interface ResourcesClientInit {
   dialTimeoutMs: number;
   /** Long-lived streams the owning client cancels on close(). */
   streams: Set<{ cancel(): void }>;
+  /** Watches start at a follower (EndpointPool.watchEndpoint) instead of the leader. */
+  spreadWatches?: boolean;
 }
 
 export class ResourcesClient implements ResourcesApi {
@@ -191,6 +193,7 @@ export class ResourcesClient implements ResourcesApi {
     const watcher = new ResourceWatcher({
       caller,
       dialTimeoutMs: this.init.dialTimeoutMs,
+      spreadWatches: this.init.spreadWatches === true,
       operation,
       kind,
       options,
@@ -205,6 +208,7 @@ export class ResourcesClient implements ResourcesApi {
 interface ResourceWatcherInit {
   caller: Caller;
   dialTimeoutMs: number;
+  spreadWatches: boolean;
   operation: string;
   kind: string;
   options: ResourceWatchOptions;
@@ -263,7 +267,7 @@ class ResourceWatcher implements ResourceWatchHandle {
       this.finish(caller.closedError(this.init.operation));
       return;
     }
-    const endpoint = caller.pool.preferred();
+    const endpoint = this.init.spreadWatches ? caller.pool.watchEndpoint() : caller.pool.preferred();
     let conn: Connection;
     try {
       conn = caller.pool.connection(endpoint);

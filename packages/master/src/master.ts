@@ -14,6 +14,7 @@ import { DEFAULT_MASTER_OPTIONS, parseHostPort, type MasterOptions } from './opt
 import { encodeMemberContext } from './proposal-codec.js';
 import { parseJoinToken, setUpNodeServices, type NodeServices } from './nodes/index.js';
 import { RaftHost } from './raft-host.js';
+import { LeaderlessWatchGuard } from './leaderless-watches.js';
 import { RaftBackend, ResourceStore, ResourcesService } from './resources/index.js';
 import { MasterStateMachine } from './state-machine.js';
 
@@ -143,7 +144,14 @@ export async function startMaster(options: Partial<MasterOptions> & Pick<MasterO
   const clusterService = new ClusterService(host, { clusterId: opts.clusterId, requestTimeoutMs, tickMs: opts.tickMs, electionTicks: opts.electionTicks });
   server.addService(serviceDefinition('cluster.proto', 'bramble.cluster.Cluster'), clusterService.handlers());
   const resourceStore = new ResourceStore(new RaftBackend(host, { requestTimeoutMs }), { maxObjectBytes: opts.maxRequestBytes });
-  const resourcesService = new ResourcesService(resourceStore, { maxRequestBytes: opts.maxRequestBytes });
+  const watchGuard = new LeaderlessWatchGuard({
+    member: opts.name,
+    leaderName: () => host.leaderName,
+    now: Date.now,
+    graceMs: opts.tickMs * opts.electionTicks * 2,
+    endWatches: (reason) => resourcesService.endWatches(reason),
+  });
+  const resourcesService = new ResourcesService(resourceStore, { maxRequestBytes: opts.maxRequestBytes, watchRefusal: () => watchGuard.refusal() });
   server.addService(serviceDefinition('api.proto', 'bramble.api.Resources'), resourcesService.handlers());
   const nodes = setUpNodeServices({
     host,
@@ -200,6 +208,8 @@ export async function startMaster(options: Partial<MasterOptions> & Pick<MasterO
   host.start();
   nodes.start();
   const removalCheck = watchForOwnRemoval(host, opts, log);
+  const watchGuardTimer = setInterval(() => watchGuard.check(), opts.tickMs * opts.electionTicks);
+  watchGuardTimer.unref();
   log.info({ listen: opts.listen, http: opts.http || null, dataDir: opts.dataDir }, 'master started');
 
   let stopping: Promise<void> | undefined;
@@ -208,6 +218,7 @@ export async function startMaster(options: Partial<MasterOptions> & Pick<MasterO
 
   const shutdown = async (handOver: boolean): Promise<void> => {
     removalCheck.stop();
+    clearInterval(watchGuardTimer);
     // Controllers stop before leadership is handed over: no write of ours races the next leader.
     await nodes.stop();
     if (handOver && host.isLeader) await handOverLeadership(host, opts, log);

@@ -4,10 +4,11 @@ import { serviceClient } from '@bramble/transport';
 /* eslint-disable @typescript-eslint/no-explicit-any */
 export type Reply = Record<string, any>;
 
-/** A thin untyped client for one master: `call('Put', {...})` on the KV or Cluster service. */
+/** A thin untyped client for one master: `call('Put', {...})` on the KV, Cluster or Resources service. */
 export class RawClient {
   readonly kv: grpc.Client;
   readonly cluster: grpc.Client;
+  readonly resources: grpc.Client;
 
   constructor(
     readonly address: string,
@@ -17,6 +18,17 @@ export class RawClient {
     const Cluster = serviceClient('cluster.proto', 'bramble.cluster.Cluster');
     this.kv = new KV(address, grpc.credentials.createInsecure());
     this.cluster = new Cluster(address, grpc.credentials.createInsecure());
+    const Resources = serviceClient('api.proto', 'bramble.api.Resources');
+    this.resources = new Resources(address, grpc.credentials.createInsecure());
+  }
+
+  resourcesCall(method: string, req: object, timeoutMs = this.timeoutMs): Promise<Reply> {
+    return this.invoke(this.resources, method, req, timeoutMs);
+  }
+
+  /** A Resources Watch stream on this master only (no failover): `data`, `error` and `status` events. */
+  resourceWatch(req: { kind: string; resource_version?: string; send_initial_events?: boolean; namespace?: string }): grpc.ClientReadableStream<Reply> {
+    return (this.resources as any).Watch({ namespace: '', label_selector: '', field_selector: '', resource_version: '', send_initial_events: false, ...req });
   }
 
   private invoke(client: grpc.Client, method: string, req: object, timeoutMs: number): Promise<Reply> {
@@ -52,6 +64,7 @@ export class RawClient {
   close(): void {
     this.kv.close();
     this.cluster.close();
+    this.resources.close();
   }
 }
 

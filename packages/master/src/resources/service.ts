@@ -19,6 +19,8 @@ export interface ResourcesServiceOptions {
   maxRequestBytes: number;
   /** A watch with more events than this not yet sent is cut off (the client resumes elsewhere). */
   maxWatchPendingEvents?: number;
+  /** Why no watch can be served here now (e.g. no leader: LeaderlessWatchGuard); new watches are refused with it. */
+  watchRefusal?: () => string | undefined;
 }
 
 function parseJson(text: unknown, field: string): unknown {
@@ -85,6 +87,11 @@ export class ResourcesService {
   /** Ends every watch stream (UNAVAILABLE: clients resume on another master). */
   close(): void {
     for (const end of [...this.watches]) end(new ApiError('ServiceUnavailable', 'the master is shutting down; resume the watch on another master'));
+  }
+
+  /** Ends every watch stream with UNAVAILABLE and `reason`: clients resume on another master. */
+  endWatches(reason: string): void {
+    for (const end of [...this.watches]) end(new ApiError('ServiceUnavailable', reason));
   }
 
   get activeWatches(): number {
@@ -159,6 +166,11 @@ export class ResourcesService {
   }
 
   private serveWatch(call: grpc.ServerWritableStream<Wire, Wire>): void {
+    const refusal = this.opts.watchRefusal?.();
+    if (refusal !== undefined) {
+      call.emit('error', toGrpcStatus(new ApiError('ServiceUnavailable', refusal)));
+      return;
+    }
     const req = call.request;
     let watch: StoreWatch | undefined;
     let ended = false;
