@@ -241,7 +241,7 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Promise around a unary method of a generic grpc-js client, registered for cancellation. */
-export function unary<Res>(client: grpc.Client, method: string, request: object, ctx: CallContext): Promise<Res> {
+export function unary<Res>(client: grpc.Client, method: string, request: object, ctx: CallContext, onMetadata?: (md: grpc.Metadata) => void): Promise<Res> {
   return new Promise<Res>((resolve, reject) => {
     const fn = (client as unknown as Record<string, Function>)[method];
     if (typeof fn !== 'function') {
@@ -254,6 +254,7 @@ export function unary<Res>(client: grpc.Client, method: string, request: object,
       if (err) reject(err);
       else resolve(res);
     }) as grpc.ClientUnaryCall;
+    if (onMetadata) call.on('metadata', onMetadata);
     untrack = ctx.track(call);
   });
 }

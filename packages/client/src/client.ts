@@ -149,7 +149,13 @@ export class BrambleClient {
     });
     this.nodes = new NodesClient(this.caller);
     this.tokens = new TokensClient(this.caller);
-    this.resources = new ResourcesClient({ caller: this.caller, dialTimeoutMs: this.dialTimeoutMs, streams: this.streams, spreadWatches: opts.spreadWatches ?? false });
+    this.resources = new ResourcesClient({
+      caller: this.caller,
+      dialTimeoutMs: this.dialTimeoutMs,
+      streams: this.streams,
+      spreadWatches: opts.spreadWatches ?? false,
+      afterCall: () => this.maybeRefreshMembers(),
+    });
   }
 
   /** The configured endpoints. */

@@ -3,7 +3,7 @@
 // resume on another master from the last resourceVersion seen.
 import * as grpc from '@grpc/grpc-js';
 import { ApiError, type KindName, type Pod, type Resource, type ResourceKinds } from '@bramble/api';
-import { Backoff, serviceClient } from '@bramble/transport';
+import { Backoff, LEADER_HEADER, MEMBER_HEADER, serviceClient } from '@bramble/transport';
 import { unary, type CallContext, type Caller } from './call.js';
 import { awaitConnected, DialTimeoutError, type Connection } from './endpoints.js';
 import { BrambleError, cleanDetails, grpcCodeName, isServiceError } from './errors.js';
@@ -62,9 +62,20 @@ export function apiErrorFromStatus(err: { metadata?: grpc.Metadata }): ApiError 
   }
 }
 
-async function resourcesCall(ctx: CallContext, method: string, request: object): Promise<Wire> {
+/** Who answered and whom it follows, from a master's response metadata (absent from older masters). */
+export type Learned = { member?: string; leader?: string };
+
+function learnedFrom(md: grpc.Metadata): Learned {
+  const text = (key: string): string | undefined => {
+    const v = md.get(key)[0];
+    return v === undefined || v === '' ? undefined : String(v);
+  };
+  return { member: text(MEMBER_HEADER), leader: text(LEADER_HEADER) };
+}
+
+async function resourcesCall(ctx: CallContext, method: string, request: object, learned?: Learned): Promise<Wire> {
   try {
-    return await unary<Wire>(resourcesOn(ctx.conn), method, request, ctx);
+    return await unary<Wire>(resourcesOn(ctx.conn), method, request, ctx, learned && ((md) => Object.assign(learned, learnedFrom(md))));
   } catch (err) {
     if (isServiceError(err) && !TRANSPORT_CODES.has(err.code)) {
       const api = apiErrorFromStatus(err);
@@ -98,13 +109,22 @@ export interface ResourcesClientInit {
   streams: Set<{ cancel(): void }>;
   /** Watches start at a follower (EndpointPool.watchEndpoint) instead of the leader. */
   spreadWatches?: boolean;
+  /** After each successful call (the owning client looks up the leader's endpoint when it is named but unknown). */
+  afterCall?: () => void;
 }
 
 export class ResourcesClient implements ResourcesApi {
   constructor(private readonly init: ResourcesClientInit) {}
 
   private call<T>(operation: string, idempotent: boolean, method: string, request: object, convert: (w: Wire) => T): Promise<T> {
-    return this.init.caller.call({ operation, idempotent, run: async (ctx) => convert(await resourcesCall(ctx, method, request)) });
+    // Filled from the answering master's metadata: the pool learns the leader and sends later calls there.
+    const learned: Learned = {};
+    return this.init.caller
+      .call({ operation, idempotent, run: async (ctx) => convert(await resourcesCall(ctx, method, request, learned)), learn: () => learned })
+      .then((result) => {
+        this.init.afterCall?.();
+        return result;
+      });
   }
 
   async create<T extends Resource>(obj: T, options: { dryRun?: boolean } = {}): Promise<T> {

@@ -34,6 +34,10 @@ function trailer(body: object, extra: Record<string, string> = {}): grpc.Metadat
 async function fake(
   unary: (method: string, request: Wire) => { error?: Partial<grpc.StatusObject>; response?: Wire },
   watch?: (call: grpc.ServerWritableStream<Wire, Wire>, fake: Fake) => void,
+  /** Response metadata of every successful unary call (a master's bramble-member / bramble-leader). */
+  headers?: () => Record<string, string>,
+  /** Cluster.MemberList's answer, when the fake serves it. */
+  memberList?: () => Wire,
 ): Promise<Fake> {
   const server = new grpc.Server();
   servers.push(server);
@@ -43,8 +47,16 @@ async function fake(
     impl[method] = (call: grpc.ServerUnaryCall<Wire, Wire>, callback: grpc.sendUnaryData<Wire>) => {
       f.calls.push({ method, request: call.request });
       const r = unary(method, call.request);
-      if (r.error) callback(r.error as grpc.ServiceError);
-      else callback(null, r.response ?? {});
+      if (r.error) {
+        callback(r.error as grpc.ServiceError);
+        return;
+      }
+      if (headers) {
+        const md = new grpc.Metadata();
+        for (const [k, v] of Object.entries(headers())) md.set(k, v);
+        call.sendMetadata(md);
+      }
+      callback(null, r.response ?? {});
     };
   }
   impl.Watch = (call: grpc.ServerWritableStream<Wire, Wire>) => {
@@ -52,6 +64,14 @@ async function fake(
     watch?.(call, f);
   };
   server.addService(serviceDefinition('api.proto', 'bramble.api.Resources'), impl);
+  if (memberList) {
+    server.addService(serviceDefinition('cluster.proto', 'bramble.cluster.Cluster'), {
+      MemberList: (call: grpc.ServerUnaryCall<Wire, Wire>, callback: grpc.sendUnaryData<Wire>) => {
+        f.calls.push({ method: 'MemberList', request: call.request });
+        callback(null, memberList());
+      },
+    });
+  }
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );
@@ -76,6 +96,36 @@ async function waitUntil(what: string, cond: () => boolean, timeoutMs = 5_000): 
 }
 
 describe('ResourcesClient', () => {
+  it('learns the leader from the masters\' response metadata and sends its next calls there; watches spread to a follower', async () => {
+    const endpoints: Record<string, string> = {};
+    const members = () => ({ cluster_id: 'c', leader: 'm2', members: ['m1', 'm2'].map((name) => ({ name, address: endpoints[name], http_address: '', is_learner: false })) });
+    const answer = () => ({ response: { object_json: JSON.stringify(cm('x', '7')) } });
+    const watchOn: string[] = [];
+    const onWatch = (name: string) => (call: grpc.ServerWritableStream<Wire, Wire>) => {
+      watchOn.push(name);
+      call.write({ type: 'BOOKMARK', object_json: JSON.stringify({ kind: 'ConfigMap', apiVersion: 'v1', metadata: { resourceVersion: '7' } }) });
+    };
+    const follower = await fake(answer, onWatch('m1'), () => ({ 'bramble-member': 'm1', 'bramble-leader': 'm2' }), members);
+    const leader = await fake(answer, onWatch('m2'), () => ({ 'bramble-member': 'm2', 'bramble-leader': 'm2' }), members);
+    endpoints.m1 = follower.endpoint;
+    endpoints.m2 = leader.endpoint;
+    const c = new BrambleClient({ endpoints: [follower.endpoint, leader.endpoint], requestTimeoutMs: 3_000, spreadWatches: true });
+    clients.push(c);
+
+    await c.resources.get('ConfigMap', 'default', 'x'); // to the first endpoint: a follower naming m2 as leader
+    expect(follower.calls.map((x) => x.method)).toEqual(['Get']);
+    await waitUntil('the member list looked up (m2 is named but its endpoint unknown)', () => follower.calls.some((x) => x.method === 'MemberList'));
+    await waitUntil('the leader endpoint known', () => c.currentEndpoint === leader.endpoint);
+    await c.resources.get('ConfigMap', 'default', 'x');
+    await c.resources.get('ConfigMap', 'default', 'x');
+    expect(leader.calls.map((x) => x.method)).toEqual(['Get', 'Get']);
+
+    const w = c.resources.watch('ConfigMap', { resourceVersion: '7' }, () => {});
+    await waitUntil('the watch opened', () => watchOn.length > 0);
+    expect(watchOn).toEqual(['m1']); // the only follower
+    w.close();
+  });
+
   it('rebuilds the ApiError from the trailer: code, message, kind, name and field errors', async () => {
     const fieldErrors = [{ type: 'UnknownField', field: 'spec.foo', path: ['spec', 'foo'], message: 'spec.foo: Unsupported field "foo"' }];
     const f = await fake(() => ({

@@ -151,7 +151,11 @@ export async function startMaster(options: Partial<MasterOptions> & Pick<MasterO
     graceMs: opts.tickMs * opts.electionTicks * 2,
     endWatches: (reason) => resourcesService.endWatches(reason),
   });
-  const resourcesService = new ResourcesService(resourceStore, { maxRequestBytes: opts.maxRequestBytes, watchRefusal: () => watchGuard.refusal() });
+  const resourcesService = new ResourcesService(resourceStore, {
+    maxRequestBytes: opts.maxRequestBytes,
+    identity: () => ({ member: opts.name, leader: host.leaderName }),
+    watchRefusal: () => watchGuard.refusal(),
+  });
   server.addService(serviceDefinition('api.proto', 'bramble.api.Resources'), resourcesService.handlers());
   const nodes = setUpNodeServices({
     host,

@@ -30,3 +30,4 @@ export {
 } from './codec.js';
 export { BoundedMessageQueue, isDroppable } from './queue.js';
 export { Backoff } from './backoff.js';
+export { MEMBER_HEADER, LEADER_HEADER } from './headers.js';

@@ -9,6 +9,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { ApiError, type Resource } from '@bramble/api';
 import type { DeleteOptions, DeletionPropagation, EventRecord } from '@bramble/controllers';
+import { LEADER_HEADER, MEMBER_HEADER } from '@bramble/transport';
 import { toGrpcStatus } from './errors.js';
 import type { ResourceStore, StoreWatch } from './store.js';
 
@@ -19,6 +20,8 @@ export interface ResourcesServiceOptions {
   maxRequestBytes: number;
   /** A watch with more events than this not yet sent is cut off (the client resumes elsewhere). */
   maxWatchPendingEvents?: number;
+  /** Who this master is and whom it follows, sent as response metadata (MEMBER_HEADER, LEADER_HEADER). */
+  identity?: () => { member: string; leader: string };
   /** Why no watch can be served here now (e.g. no leader: LeaderlessWatchGuard); new watches are refused with it. */
   watchRefusal?: () => string | undefined;
 }
@@ -108,7 +111,16 @@ export class ResourcesService {
         return handler(call.request);
       };
       run().then(
-        (res) => callback(null, res),
+        (res) => {
+          const id = this.opts.identity?.();
+          if (id) {
+            const md = new grpc.Metadata();
+            md.set(MEMBER_HEADER, id.member);
+            if (id.leader) md.set(LEADER_HEADER, id.leader);
+            call.sendMetadata(md);
+          }
+          callback(null, res);
+        },
         (err) => callback(toGrpcStatus(err)),
       );
     };
