@@ -4,7 +4,7 @@
  * ContainerStatus that results.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, statSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import type { Container, ContainerPortStatus, ContainerState, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus, RestartPolicy } from '@bramble/api';
 import { CrashBackoff } from './backoff.js';
@@ -17,6 +17,7 @@ import type { ProbeResult } from './probe-actions.js';
 import { shouldRestart } from './pod-status.js';
 import type { ResolvedRuntimeOptions } from './options.js';
 import type { ContainerRecordState } from './state-store.js';
+import { isDirectory } from './fs-checks.js';
 
 /** What a container needs from its pod. */
 export interface ContainerOwner {
@@ -483,13 +484,6 @@ export class ContainerRunner {
   }
 }
 
-function isDirectory(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
-}
 
 function formatDelay(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;

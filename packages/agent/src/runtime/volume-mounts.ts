@@ -9,10 +9,11 @@
  * removed with the pod, even by an agent restarted after the pod's deletion.
  */
 import { randomBytes } from 'node:crypto';
-import { lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Container } from '@bramble/api';
 import { podStateDir, volumeDir, volumeEnvName, volumesDir } from './volumes.js';
+import { isDirectory } from './fs-checks.js';
 
 const LINKS_FILE = 'mount-links.json';
 
@@ -28,13 +29,6 @@ export function mountEnv(container: Container, dataDir: string, uid: string): Ar
   return out;
 }
 
-function isDirectory(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
-}
 
 function inside(child: string, parent: string): boolean {
   const rel = relative(parent, child);

@@ -11,10 +11,11 @@
  *   in a temp directory and renamed into place, so it appears whole or not at all.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Volume } from '@bramble/api';
 import type { VolumeFile } from './types.js';
+import { isSymlink } from './fs-checks.js';
 
 export const DATA_LINK = '..data';
 const DIR_MODE = 0o755;
@@ -67,13 +68,6 @@ function topLevelNames(files: VolumeFile[]): Set<string> {
   return new Set(files.map((f) => f.path.split('/')[0]));
 }
 
-function isSymlink(path: string): boolean {
-  try {
-    return lstatSync(path).isSymbolicLink();
-  } catch {
-    return false;
-  }
-}
 
 /** Creates or atomically replaces the symlink `path` -> `target`. */
 function replaceSymlink(target: string, path: string): void {
