@@ -13,38 +13,22 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deployment, Endpoints, Pod, Service } from '@bramble/api';
 import { freePort, OrchestratorCluster, waitFor } from '@bramble/testkit';
-import { HELLO_SERVER, podsOf, waitForRunning, runBramble, type CliResult } from './helpers.js';
+import { helloDeployment, podsOf, waitForRunning, runBramble, type CliResult } from './helpers.js';
 
 /** Hello servers whose readiness is "no file <dir>/unready-<pod name>". */
 function echoDeployment(name: string, replicas: number, markerDir: string): Deployment {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name, namespace: 'default', labels: { app: name } },
-    spec: {
-      replicas,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: {
-          terminationGracePeriodSeconds: 2,
-          containers: [
-            {
-              name: 'web',
-              command: [process.execPath, HELLO_SERVER],
-              env: [
-                { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-                { name: 'MARKER_DIR', value: markerDir },
-              ],
-              ports: [{ name: 'http', containerPort: 8080 }],
-              resources: { requests: { cpu: '50m', memory: '32Mi' } },
-              readinessProbe: { exec: { command: ['sh', '-c', 'test ! -e "$MARKER_DIR/unready-$POD_NAME"'] }, periodSeconds: 1, failureThreshold: 1 },
-            },
-          ],
-        },
-      },
-    },
-  } as Deployment;
+  const d = helloDeployment(name, replicas, { cpu: '50m' });
+  const pod = d.spec.template.spec;
+  pod.terminationGracePeriodSeconds = 2;
+  pod.containers[0] = {
+    ...pod.containers[0],
+    env: [
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'MARKER_DIR', value: markerDir },
+    ],
+    readinessProbe: { exec: { command: ['sh', '-c', 'test ! -e "$MARKER_DIR/unready-$POD_NAME"'] }, periodSeconds: 1, failureThreshold: 1 },
+  };
+  return d;
 }
 
 /** A pod that prints its environment, then idles. */

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { KvStoreBackend, type TxnOutcome } from '../src/resources/backend.js';
 import { MAX_EVENTS_PER_REQUEST, ResourcesService } from '../src/resources/service.js';
 import { EVENT_AGGREGATION_WINDOW_MS, ResourceStore } from '../src/resources/store.js';
+import { apiError } from './api-error.js';
 
 const T0 = Date.UTC(2025, 0, 2, 3, 4, 5);
 
@@ -52,15 +53,6 @@ async function events(store: ResourceStore): Promise<Array<[string, string, numb
   return (await store.list('Event')).map((e: Event) => [e.involvedObject.name ?? '', e.reason ?? '', e.count ?? 0] as [string, string, number]).sort();
 }
 
-async function rejection(p: Promise<unknown>): Promise<ApiError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof ApiError) return err;
-    throw err;
-  }
-  throw new Error('expected an ApiError');
-}
 
 describe('ResourceStore.recordEvents', () => {
   it('writes a whole batch as one txn: one revision, duplicates in the batch merged', async () => {
@@ -145,14 +137,14 @@ describe('ResourceStore.recordEvents', () => {
     await store.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'keep', namespace: 'going', finalizers: ['test/hold'] }, data: {} });
     await store.deleteObject('Namespace', undefined, 'going'); // Terminating while the ConfigMap holds on
     const rev = kv.revision;
-    const err = await rejection(store.recordEvents([record('a', 'Created'), record('x', 'Created', { namespace: 'missing' }), record('b', 'Created'), record('y', 'Created', { namespace: 'going' })]));
+    const err = await apiError(store.recordEvents([record('a', 'Created'), record('x', 'Created', { namespace: 'missing' }), record('b', 'Created'), record('y', 'Created', { namespace: 'going' })]));
     expect(err).toMatchObject({ code: 'NotFound', message: 'namespaces "missing" not found' });
     expect(kv.revision).toBe(rev + 1);
     expect(await events(store)).toEqual([
       ['a', 'Created', 1],
       ['b', 'Created', 1],
     ]);
-    const terminating = await rejection(store.recordEvents([record('y', 'Created', { namespace: 'going' })]));
+    const terminating = await apiError(store.recordEvents([record('y', 'Created', { namespace: 'going' })]));
     expect(terminating.code).toBe('Forbidden');
     expect(kv.revision).toBe(rev + 1);
   });
@@ -162,17 +154,17 @@ describe('ResourceStore.recordEvents', () => {
     await store.ensureDefaultNamespace();
     const rev = kv.revision;
     const noTime = { ...record('b', 'Created'), timeMs: Number.NaN };
-    expect(await rejection(store.recordEvents([record('a', 'Created'), noTime]))).toMatchObject({
+    expect(await apiError(store.recordEvents([record('a', 'Created'), noTime]))).toMatchObject({
       code: 'BadRequest',
       message: 'events[1]: timeMs: must be a number of ms since the epoch (got a number (null))',
     });
     const noObject = { ...record('b', 'Created'), involvedObject: undefined } as unknown as EventRecord;
-    expect((await rejection(store.recordEvents([noObject]))).message).toBe('events[0]: involvedObject: Required value');
+    expect((await apiError(store.recordEvents([noObject]))).message).toBe('events[0]: involvedObject: Required value');
     const badType = { ...record('c', 'Created'), type: 'Loud' } as unknown as EventRecord;
-    const invalid = await rejection(store.recordEvents([record('a', 'Created'), badType]));
+    const invalid = await apiError(store.recordEvents([record('a', 'Created'), badType]));
     expect(invalid.message).toMatch(/^events\[1\]: /);
     expect(invalid.code).toBe('Invalid');
-    expect(await rejection(store.recordEvents('nope' as unknown as EventRecord[]))).toMatchObject({ code: 'BadRequest' });
+    expect(await apiError(store.recordEvents('nope' as unknown as EventRecord[]))).toMatchObject({ code: 'BadRequest' });
     expect(kv.revision).toBe(rev);
     expect(await store.list('Event')).toHaveLength(0);
   });

@@ -12,6 +12,7 @@ import { serviceClient } from '@bramble/transport';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startMaster, type Master } from '../src/index.js';
+import { apiError } from './api-error.js';
 
 const masters: Master[] = [];
 const dirs: string[] = [];
@@ -43,15 +44,6 @@ function client(endpoints: string[]): BrambleClient {
   return c;
 }
 
-async function apiError(p: Promise<unknown>): Promise<ApiError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof ApiError) return err;
-    throw err;
-  }
-  throw new Error('expected an ApiError');
-}
 
 function deployment(name: string, namespace: string, replicas: number): Deployment {
   return {

@@ -8,6 +8,7 @@ import type { RaftHost } from '../src/raft-host.js';
 import { KvStoreBackend, RaftBackend } from '../src/resources/backend.js';
 import { ResourceStore, type StoreWatch } from '../src/resources/store.js';
 import type { ResourceEvent } from '../src/resources/watch.js';
+import { apiError } from './api-error.js';
 
 const T0 = Date.UTC(2025, 0, 2, 3, 4, 5);
 
@@ -56,15 +57,6 @@ function namespace(name: string): Namespace {
   return { apiVersion: 'v1', kind: 'Namespace', metadata: { name } };
 }
 
-async function rejects(p: Promise<unknown>): Promise<ApiError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ApiError);
-    return err as ApiError;
-  }
-  throw new Error('expected an ApiError');
-}
 
 describe('create and get', () => {
   it('stores the object without its resourceVersion, fills it from the mod revision, and creates the default namespace on first need', async () => {
@@ -86,18 +78,18 @@ describe('create and get', () => {
     const { store, kv } = setup();
     await store.create(deployment('web'));
     const before = kv.revision;
-    const err = await rejects(store.create(deployment('web')));
+    const err = await apiError(store.create(deployment('web')));
     expect(err.code).toBe('AlreadyExists');
     expect(err.message).toBe('deployments.apps "web" already exists');
     await store.create(pod('x'));
-    expect((await rejects(store.create(pod('x')))).message).toBe('pods "x" already exists');
+    expect((await apiError(store.create(pod('x')))).message).toBe('pods "x" already exists');
     expect(kv.revision).toBe(before + 1);
   });
 
   it('needs the namespace to exist and not be terminating', async () => {
     const { store, kv } = setup();
     const before = kv.revision;
-    const err = await rejects(store.create(pod('a', { namespace: 'team' })));
+    const err = await apiError(store.create(pod('a', { namespace: 'team' })));
     expect(err.code).toBe('NotFound');
     expect(err.message).toBe('namespaces "team" not found');
     expect(kv.revision).toBe(before);
@@ -122,12 +114,12 @@ describe('create and get', () => {
     const before = kv.revision;
     const bad = deployment('web') as unknown as { spec: Record<string, unknown> };
     bad.spec.replicaz = 3;
-    const err = await rejects(store.create(bad as unknown as Deployment));
+    const err = await apiError(store.create(bad as unknown as Deployment));
     expect(err.code).toBe('Invalid');
     expect(err.fieldErrors).toEqual([expect.objectContaining({ type: 'UnknownField', field: 'spec.replicaz' })]);
-    const negative = await rejects(store.create(deployment('web', -1)));
+    const negative = await apiError(store.create(deployment('web', -1)));
     expect(negative.fieldErrors[0]).toMatchObject({ field: 'spec.replicas' });
-    expect((await rejects(store.create({ apiVersion: 'v1', kind: 'Gizmo', metadata: { name: 'g' } } as unknown as Resource))).message).toBe(
+    expect((await apiError(store.create({ apiVersion: 'v1', kind: 'Gizmo', metadata: { name: 'g' } } as unknown as Resource))).message).toBe(
       'the server doesn\'t have a resource type "Gizmo"',
     );
     expect(kv.revision).toBe(before);
@@ -136,7 +128,7 @@ describe('create and get', () => {
   it('refuses objects over the size limit, naming the size and the limit', async () => {
     const { store } = setup({ maxObjectBytes: 2048 });
     const cm: ConfigMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'big' }, data: { blob: 'x'.repeat(4000) } };
-    const err = await rejects(store.create(cm));
+    const err = await apiError(store.create(cm));
     expect(err.code).toBe('BadRequest');
     expect(err.message).toMatch(/ConfigMap "big" is too large: \d+ bytes, the limit is 2048 bytes/);
   });
@@ -156,7 +148,7 @@ describe('update, updateStatus, patch', () => {
     const v1 = await store.create(deployment('web'));
     const v2 = await store.update({ ...v1, spec: { ...v1.spec, replicas: 3 } });
     expect(Number(v2.metadata.resourceVersion)).toBeGreaterThan(Number(v1.metadata.resourceVersion));
-    const err = await rejects(store.update({ ...v1, spec: { ...v1.spec, replicas: 5 } }));
+    const err = await apiError(store.update({ ...v1, spec: { ...v1.spec, replicas: 5 } }));
     expect(err.code).toBe('Conflict');
     expect(err.message).toBe(
       'Operation cannot be fulfilled on deployments.apps "web": the object has been modified; please apply your changes to the latest version and try again',
@@ -172,7 +164,7 @@ describe('update, updateStatus, patch', () => {
     const v1 = await store.create(deployment('web'));
     const withStatus = await store.updateStatus({ ...v1, status: { replicas: 2, observedGeneration: 1 } });
     expect(withStatus.status?.replicas).toBe(2);
-    const immutable = await rejects(store.update({ ...withStatus, spec: { ...withStatus.spec, selector: { matchLabels: { app: 'other' } }, template: { ...withStatus.spec.template, metadata: { labels: { app: 'other' } } } } }));
+    const immutable = await apiError(store.update({ ...withStatus, spec: { ...withStatus.spec, selector: { matchLabels: { app: 'other' } }, template: { ...withStatus.spec.template, metadata: { labels: { app: 'other' } } } } }));
     expect(immutable.code).toBe('Invalid');
     expect(immutable.fieldErrors[0]).toMatchObject({ field: 'spec.selector' });
     const relabeled = await store.update({ ...withStatus, metadata: { ...withStatus.metadata, labels: { app: 'web', tier: 'x' }, uid: undefined }, status: { replicas: 99 } });
@@ -204,10 +196,10 @@ describe('update, updateStatus, patch', () => {
     expect(p2.spec.replicas).toBe(5);
     const ignored = await store.patch('Deployment', 'default', 'web', { status: { readyReplicas: 9 } });
     expect(ignored.status?.readyReplicas).toBe(1);
-    const err = await rejects(store.patch('Deployment', 'default', 'web', { metadata: { resourceVersion: v1.metadata.resourceVersion }, spec: { replicas: 1 } }));
+    const err = await apiError(store.patch('Deployment', 'default', 'web', { metadata: { resourceVersion: v1.metadata.resourceVersion }, spec: { replicas: 1 } }));
     expect(err.code).toBe('Conflict');
-    expect((await rejects(store.patch('Deployment', 'default', 'web', [1, 2]))).code).toBe('BadRequest');
-    expect((await rejects(store.patch('Deployment', 'default', 'nope', {}))).message).toBe('deployments.apps "nope" not found');
+    expect((await apiError(store.patch('Deployment', 'default', 'web', [1, 2]))).code).toBe('BadRequest');
+    expect((await apiError(store.patch('Deployment', 'default', 'nope', {}))).message).toBe('deployments.apps "nope" not found');
   });
 });
 
@@ -242,7 +234,7 @@ describe('apply', () => {
     const before = kv.revision;
     const bad = deployment('web') as unknown as { spec: Record<string, unknown> };
     bad.spec.bogus = true;
-    const err = await rejects(store.apply(bad as unknown as Deployment));
+    const err = await apiError(store.apply(bad as unknown as Deployment));
     expect(err.fieldErrors[0]).toMatchObject({ type: 'UnknownField', field: 'spec.bogus' });
     expect(kv.revision).toBe(before);
   });
@@ -265,17 +257,17 @@ describe('delete', () => {
     const live = (await store.get('Deployment', 'default', 'b'))!;
     await store.update({ ...live, metadata: { ...live.metadata, finalizers: [] } });
     expect(await store.get('Deployment', 'default', 'b')).toBeUndefined();
-    expect((await rejects(store.deleteObject('Deployment', 'default', 'b'))).code).toBe('NotFound');
-    expect((await rejects(store.deleteObject('Deployment', 'default', 'c', { propagation: 'Sideways' as 'Orphan' }))).code).toBe('BadRequest');
+    expect((await apiError(store.deleteObject('Deployment', 'default', 'b'))).code).toBe('NotFound');
+    expect((await apiError(store.deleteObject('Deployment', 'default', 'c', { propagation: 'Sideways' as 'Orphan' }))).code).toBe('BadRequest');
   });
 
   it('checks preconditions', async () => {
     const { store } = setup();
     const cm = await store.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cfg' }, data: { a: '1' } } as ConfigMap);
-    const byUid = await rejects(store.deleteObject('ConfigMap', 'default', 'cfg', { preconditions: { uid: 'someone-else' } }));
+    const byUid = await apiError(store.deleteObject('ConfigMap', 'default', 'cfg', { preconditions: { uid: 'someone-else' } }));
     expect(byUid.code).toBe('Conflict');
     expect(byUid.message).toContain('Precondition failed: UID in precondition: someone-else');
-    expect((await rejects(store.deleteObject('cm', 'default', 'cfg', { preconditions: { resourceVersion: '1' } }))).code).toBe('Conflict');
+    expect((await apiError(store.deleteObject('cm', 'default', 'cfg', { preconditions: { resourceVersion: '1' } }))).code).toBe('Conflict');
     await store.deleteObject('cm', 'default', 'cfg', { preconditions: { uid: cm.metadata.uid, resourceVersion: cm.metadata.resourceVersion } });
     expect(await store.get('ConfigMap', 'default', 'cfg')).toBeUndefined();
   });
@@ -313,7 +305,7 @@ describe('delete', () => {
     expect((out.object as Namespace).status?.phase).toBe('Terminating');
     expect((await store.list('Pod', { namespace: 'team' })).map((p) => [p.metadata.name, Boolean(p.metadata.deletionTimestamp)])).toEqual([['running', true]]);
     expect(await store.list('Deployment', { namespace: 'team' })).toEqual([]);
-    const forbidden = await rejects(store.create(pod('late', { namespace: 'team' })));
+    const forbidden = await apiError(store.create(pod('late', { namespace: 'team' })));
     expect(forbidden.code).toBe('Forbidden');
     expect(forbidden.message).toBe('unable to create new content in namespace team because it is being terminated');
     // The agent confirms the pod stopped; the finalizer's owner lets go: the namespace goes with the last object.
@@ -325,7 +317,7 @@ describe('delete', () => {
     expect(await store.get('ConfigMap', 'team', 'held')).toBeUndefined();
     expect(await store.get('Namespace', undefined, 'team')).toBeUndefined();
     expect(await store.get('Pod', 'default', 'elsewhere')).toBeDefined();
-    expect((await rejects(store.deleteObject('Namespace', undefined, 'default'))).code).toBe('Forbidden');
+    expect((await apiError(store.deleteObject('Namespace', undefined, 'default'))).code).toBe('Forbidden');
   });
 });
 
@@ -336,11 +328,11 @@ describe('bind and events', () => {
     const bound = await store.bindPod('default', 'web', 'node1', p.metadata.resourceVersion!);
     expect(bound.spec.nodeName).toBe('node1');
     expect(bound.status?.conditions).toEqual([expect.objectContaining({ type: 'PodScheduled', status: 'True' })]);
-    const stale = await rejects(store.bindPod('default', 'web', 'node2', p.metadata.resourceVersion!));
+    const stale = await apiError(store.bindPod('default', 'web', 'node2', p.metadata.resourceVersion!));
     expect(stale.code).toBe('Conflict');
-    const twice = await rejects(store.bindPod('default', 'web', 'node2', bound.metadata.resourceVersion!));
+    const twice = await apiError(store.bindPod('default', 'web', 'node2', bound.metadata.resourceVersion!));
     expect(twice.message).toBe('pod web is already assigned to node "node1"');
-    expect((await rejects(store.bindPod('default', 'nope', 'node1', '1'))).code).toBe('NotFound');
+    expect((await apiError(store.bindPod('default', 'nope', 'node1', '1'))).code).toBe('NotFound');
   });
 
   it('aggregates identical events within 10 minutes, then starts over; sweeps events older than an hour', async () => {
@@ -374,7 +366,7 @@ describe('bind and events', () => {
     advance(0);
     expect(await store.sweepEvents(T0 + 14 * 60_000)).toBe(2);
     expect((await store.list('Event')).map((e) => e.message).sort()).toEqual(['m1', 'm2', 'm3']);
-    expect((await rejects(store.recordEvent({ ...record, involvedObject: { kind: 'Pod', name: 'x', namespace: 'missing' } }))).code).toBe('NotFound');
+    expect((await apiError(store.recordEvent({ ...record, involvedObject: { kind: 'Pod', name: 'x', namespace: 'missing' } }))).code).toBe('NotFound');
   });
 });
 
@@ -393,9 +385,9 @@ describe('list', () => {
     expect((await store.list('Pod', { labelSelector: 'app in (web,db),app!=db', namespace: 'a' })).map((p) => p.metadata.name)).toEqual(['z']);
     expect((await store.list('Pod', { fieldSelector: 'spec.nodeName=n2' })).map((p) => p.metadata.name)).toEqual(['x']);
     expect((await store.list('Pod', { fieldSelector: 'metadata.namespace!=a' })).map((p) => p.metadata.name)).toEqual(['y']);
-    expect((await rejects(store.list('Pod', { labelSelector: 'app in (' }))).code).toBe('BadRequest');
-    expect((await rejects(store.list('Pod', { fieldSelector: 'spec.bogus=1' }))).code).toBe('BadRequest');
-    expect((await rejects(store.list('gizmos' as 'Pod'))).message).toBe('the server doesn\'t have a resource type "gizmos"');
+    expect((await apiError(store.list('Pod', { labelSelector: 'app in (' }))).code).toBe('BadRequest');
+    expect((await apiError(store.list('Pod', { fieldSelector: 'spec.bogus=1' }))).code).toBe('BadRequest');
+    expect((await apiError(store.list('gizmos' as 'Pod'))).message).toBe('the server doesn\'t have a resource type "gizmos"');
   });
 });
 
@@ -454,10 +446,10 @@ describe('watch', () => {
     const p = await store.create(pod('a'));
     for (let i = 0; i < 5; i++) await store.patch('Pod', 'default', 'a', { metadata: { labels: { n: String(i) } } });
     kv.apply({ type: 'compact', revision: kv.revision - 1 });
-    const err = await rejects(store.watch('Pod', { resourceVersion: p.metadata.resourceVersion }, () => undefined, () => undefined));
+    const err = await apiError(store.watch('Pod', { resourceVersion: p.metadata.resourceVersion }, () => undefined, () => undefined));
     expect(err.code).toBe('Gone');
     expect(err.message).toBe(`resourceVersion ${p.metadata.resourceVersion} is too old: the store is compacted at ${kv.compactRevision}: expired, re-list`);
-    expect((await rejects(store.watch('Pod', { resourceVersion: 'abc' }, () => undefined, () => undefined))).code).toBe('BadRequest');
+    expect((await apiError(store.watch('Pod', { resourceVersion: 'abc' }, () => undefined, () => undefined))).code).toBe('BadRequest');
     expect(kv.stats().watchers).toBe(0);
   });
 });

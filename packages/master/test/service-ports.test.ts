@@ -8,6 +8,7 @@ import { KvStore, prefixEnd } from '@bramble/kv';
 import { describe, expect, it } from 'vitest';
 import { KvStoreBackend, type ResourceBackend } from '../src/resources/backend.js';
 import { ResourceStore } from '../src/resources/store.js';
+import { apiError } from './api-error.js';
 
 const T0 = Date.UTC(2025, 0, 2, 3, 4, 5);
 
@@ -38,15 +39,6 @@ function reservations(kv: KvStore): Record<number, string> {
   return out;
 }
 
-async function rejects(p: Promise<unknown>): Promise<ApiError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ApiError);
-    return err as ApiError;
-  }
-  throw new Error('expected an ApiError');
-}
 
 describe('service port reservation', () => {
   it('reserves every port of a Service atomically with it, and refuses a port already allocated, changing nothing', async () => {
@@ -54,7 +46,7 @@ describe('service port reservation', () => {
     await store.create(service('redis', [{ name: 'redis', port: 6379 }, { name: 'sentinel', port: 26379 }]));
     expect(reservations(kv)).toEqual({ 6379: 'default/redis', 26379: 'default/redis' });
     const revision = kv.revision;
-    const err = await rejects(store.create(service('cache', [{ name: 'a', port: 7000 }, { name: 'b', port: 6379 }])));
+    const err = await apiError(store.create(service('cache', [{ name: 'a', port: 7000 }, { name: 'b', port: 6379 }])));
     expect(err.code).toBe('Invalid');
     expect(err.message).toBe('Service "cache" is invalid: spec.ports[1].port: Invalid value: 6379: provided port is already allocated');
     expect(err.fieldErrors?.[0]).toMatchObject({ field: 'spec.ports[1].port', value: 6379 });
@@ -62,7 +54,7 @@ describe('service port reservation', () => {
     expect(await store.get('Service', 'default', 'cache')).toBeUndefined();
     // Namespaces do not matter: ports are cluster-wide.
     await store.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } } as Namespace);
-    const other = await rejects(store.create(service('redis', [{ port: 6379 }], { namespace: 'shop' })));
+    const other = await apiError(store.create(service('redis', [{ port: 6379 }], { namespace: 'shop' })));
     expect(other.message).toContain('spec.ports[0].port: Invalid value: 6379: provided port is already allocated');
   });
 
@@ -79,15 +71,15 @@ describe('service port reservation', () => {
     expect(created.spec.ports[0].nodePort).toBe(30080);
     expect(reservations(kv)).toEqual({ 8080: 'default/web', 30080: 'default/web' });
 
-    const range = await rejects(store.create(service('a', [{ port: 8081, nodePort: 29999 }], { type: 'NodePort' })));
+    const range = await apiError(store.create(service('a', [{ port: 8081, nodePort: 29999 }], { type: 'NodePort' })));
     expect(range.message).toContain('spec.ports[0].nodePort: Invalid value: 29999: provided port is not in the valid range. The range of valid ports is 30000-32767');
-    const clusterIp = await rejects(store.create(service('b', [{ port: 8082, nodePort: 30081 }])));
+    const clusterIp = await apiError(store.create(service('b', [{ port: 8082, nodePort: 30081 }])));
     expect(clusterIp.message).toContain("spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'");
-    const taken = await rejects(store.create(service('c', [{ port: 8083, nodePort: 30080 }], { type: 'NodePort' })));
+    const taken = await apiError(store.create(service('c', [{ port: 8083, nodePort: 30080 }], { type: 'NodePort' })));
     expect(taken.message).toBe('Service "c" is invalid: spec.ports[0].nodePort: Invalid value: 30080: provided port is already allocated');
-    const takenAsPort = await rejects(store.create(service('d', [{ port: 30080 }])));
+    const takenAsPort = await apiError(store.create(service('d', [{ port: 30080 }])));
     expect(takenAsPort.message).toContain('spec.ports[0].port: Invalid value: 30080: provided port is already allocated');
-    const twice = await rejects(store.create(service('f', [{ name: 'x', port: 31000 }, { name: 'y', port: 8085, nodePort: 31000 }], { type: 'NodePort' })));
+    const twice = await apiError(store.create(service('f', [{ name: 'x', port: 31000 }, { name: 'y', port: 8085, nodePort: 31000 }], { type: 'NodePort' })));
     expect(twice.message).toContain('spec.ports[1].nodePort: Invalid value: 31000: provided port is already allocated');
     expect(reservations(kv)).toEqual({ 8080: 'default/web', 30080: 'default/web' });
   });
@@ -128,7 +120,7 @@ describe('service port reservation', () => {
     expect(reservations(kv)).toMatchObject({ 8080: 'default/old-port', 30000: 'default/old-port' });
 
     const revision = kv.revision;
-    const err = await rejects(store.patch('Service', 'default', 'web', { spec: { ports: [{ port: 5432, nodePort: 30001 }] } }));
+    const err = await apiError(store.patch('Service', 'default', 'web', { spec: { ports: [{ port: 5432, nodePort: 30001 }] } }));
     expect(err.message).toContain('spec.ports[0].port: Invalid value: 5432: provided port is already allocated');
     expect(kv.revision).toBe(revision);
     expect((await store.get('Service', 'default', 'web'))!.spec.ports).toEqual([{ port: 8081, nodePort: 30001, protocol: 'TCP', targetPort: 8081 }]);
