@@ -2,7 +2,7 @@
 // aggregation inside and across batches, the one-by-one fallback when a concurrent
 // write fails a compare, and bad input that changes nothing. Also the RecordEvents
 // handler's limits.
-import { ApiError, type Event, type Namespace } from '@bramble/api';
+import { type Event, type Namespace } from '@bramble/api';
 import type { EventRecord } from '@bramble/controllers';
 import { KvStore, type Compare, type RequestOp } from '@bramble/kv';
 import type * as grpc from '@grpc/grpc-js';

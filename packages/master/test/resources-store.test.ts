@@ -1,6 +1,6 @@
 // ResourceStore over a bare KvStore: every verb and rule of the Resources API,
 // without Raft (the in-process master test covers the replicated path).
-import { ApiError, LAST_APPLIED_ANNOTATION, type ConfigMap, type Deployment, type Event, type Namespace, type Pod, type Resource } from '@bramble/api';
+import { LAST_APPLIED_ANNOTATION, type ConfigMap, type Deployment, type Event, type Namespace, type Pod, type Resource } from '@bramble/api';
 import { KvStore } from '@bramble/kv';
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
