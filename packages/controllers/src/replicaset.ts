@@ -173,12 +173,16 @@ export interface ReplicaSetControllerOptions {
 export class ReplicaSetController {
   private readonly component: string;
   private readonly maxInFlight: number;
+  private readonly burst: number;
+  /** ReplicaSets (by uid) whose last pass stopped at the burst with every create accepted: the batch size to resume at. */
+  private readonly resumeBatch = new Map<string, number>();
 
   constructor(
     private readonly client: ControllerClient,
     private readonly options: ReplicaSetControllerOptions,
   ) {
     this.component = options.component ?? REPLICASET_COMPONENT;
+    this.burst = options.burstReplicas ?? DEFAULT_BURST_REPLICAS;
     this.maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
   }
 
@@ -186,6 +190,8 @@ export class ReplicaSetController {
     const report = new ControllerReport('replicaset');
     const sets = await this.client.list('ReplicaSet');
     const pods = await this.client.list('Pod');
+    const live = new Set(sets.map((rs) => rs.metadata.uid ?? ''));
+    for (const uid of this.resumeBatch.keys()) if (!live.has(uid)) this.resumeBatch.delete(uid);
     const byNamespace = new Map<string, Pod[]>();
     for (const pod of pods) {
       const ns = pod.metadata.namespace ?? 'default';
@@ -202,7 +208,7 @@ export class ReplicaSetController {
   /** One ReplicaSet against the pods of its namespace. */
   async reconcile(rs: ReplicaSet, podsInNamespace: readonly Pod[], nowMs: number, report: ControllerReport): Promise<void> {
     const recorder = new EventRecorder(this.client, this.component, nowMs);
-    const plan = planReplicaSet(rs, podsInNamespace, this.options.burstReplicas);
+    const plan = planReplicaSet(rs, podsInNamespace, this.burst);
     const ns = rs.metadata.namespace ?? 'default';
     const active = new Map(plan.active.map((p) => [p.metadata.uid, p]));
 
@@ -229,6 +235,9 @@ export class ReplicaSetController {
     // Creates go in slow-start batches (1, 2, 4, ... as in Kubernetes, with no cap but the pass's burst:
     // every batch waits for its slowest write, so small batches would stall a large scale-up); the first
     // failing batch stops them.
+    // A pass that had to stop at burstReplicas resumes, in the next pass, at the batch size
+    // it had reached (not at 1 again): its creates were all accepted.
+    const uid = rs.metadata.uid ?? '';
     const creates = await slowStartBatch(
       plan.create,
       async () => {
@@ -236,8 +245,10 @@ export class ReplicaSetController {
         active.set(created.metadata.uid, created);
         report.action(`create pod ${podKey(created)}`);
       },
-      { maxBatch: Math.max(plan.create, 1) },
+      { maxBatch: Math.max(plan.create, 1), initialBatch: this.resumeBatch.get(uid) ?? 1 },
     );
+    this.resumeBatch.delete(uid);
+    if (creates.errors.length === 0 && plan.create >= this.burst) this.resumeBatch.set(uid, creates.nextBatch);
     await recorder.settle(); // the SuccessfulCreate events of the pods just created
     if (creates.errors.length > 0) throw creates.errors[0];
     await forEachBounded(plan.delete, this.maxInFlight, async (pod) => {

@@ -45,8 +45,29 @@ describe('slowStartBatch', () => {
       },
       { maxBatch: 8 },
     );
-    expect(result).toEqual({ succeeded: 40, skipped: 0, errors: [] });
+    expect(result).toEqual({ succeeded: 40, skipped: 0, errors: [], nextBatch: 8 });
     expect(batches).toEqual([1, 2, 4, 8, 8, 8, 8, 1]);
+  });
+
+  it('starts at initialBatch (a pass resuming where the last one stopped)', async () => {
+    const sizes: number[] = [];
+    let inFlight = 0;
+    let batchMax = 0;
+    const result = await slowStartBatch(
+      30,
+      async () => {
+        inFlight++;
+        batchMax = Math.max(batchMax, inFlight);
+        await yieldTurn();
+        if (--inFlight === 0) {
+          sizes.push(batchMax);
+          batchMax = 0;
+        }
+      },
+      { initialBatch: 8, maxBatch: 16 },
+    );
+    expect(sizes).toEqual([8, 16, 6]);
+    expect(result.nextBatch).toBe(16);
   });
 
   it('stops after the first batch with an error', async () => {
@@ -60,6 +81,7 @@ describe('slowStartBatch', () => {
     expect(result.succeeded).toBe(6);
     expect(result.skipped).toBe(93);
     expect(result.errors.map((e) => (e as Error).message)).toEqual(['quota exceeded']);
+    expect(result.nextBatch).toBe(1);
   });
 
   it('rethrows leadership loss', async () => {

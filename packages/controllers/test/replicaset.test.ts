@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Pod, ReplicaSet } from '@bramble/api';
-import { MemoryClient, podsToDelete, ReplicaSetController, seededRandom, isoTime } from '../src/index.js';
+import { MemoryClient, podsToDelete, ReplicaSetController, seededRandom, isoTime, type ControllerClient } from '../src/index.js';
 import { FakeClock, livePods, pod, replicaSet } from './helpers.js';
 
 async function setup(options: { gracefulPodDeletion?: boolean } = {}) {
@@ -19,7 +19,57 @@ async function scale(client: MemoryClient, name: string, replicas: number): Prom
   return client.update({ ...rs, spec: { ...rs.spec, replicas } });
 }
 
+/** A client whose creates are counted in batches (the creates in flight together). */
+function batchCounting(client: MemoryClient): { client: ControllerClient; batches: number[] } {
+  const batches: number[] = [];
+  let inFlight = 0;
+  let batchMax = 0;
+  const counting: ControllerClient = {
+    list: (kind, options) => client.list(kind, options),
+    get: (kind, namespace, name) => client.get(kind, namespace, name),
+    async create(obj) {
+      inFlight++;
+      batchMax = Math.max(batchMax, inFlight);
+      await new Promise((r) => setImmediate(r));
+      try {
+        return await client.create(obj);
+      } finally {
+        if (--inFlight === 0) {
+          batches.push(batchMax);
+          batchMax = 0;
+        }
+      }
+    },
+    update: (obj) => client.update(obj),
+    updateStatus: (obj) => client.updateStatus(obj),
+    delete: (kind, namespace, name, options) => client.delete(kind, namespace, name, options),
+    bindPod: (namespace, name, node, rv) => client.bindPod(namespace, name, node, rv),
+    recordEvent: (record) => client.recordEvent(record),
+    recordEvents: (records) => client.recordEvents(records),
+  };
+  return { client: counting, batches };
+}
+
 describe('ReplicaSet controller', () => {
+  it('creates in slow-start batches; a pass stopped by burstReplicas resumes at the batch size it reached', async () => {
+    const clock = new FakeClock();
+    const memory = new MemoryClient({ now: clock.now, random: seededRandom(3) });
+    const { client, batches } = batchCounting(memory);
+    const controller = new ReplicaSetController(client, { random: seededRandom(42), burstReplicas: 10 });
+    const rs = await memory.create(replicaSet('web', 25));
+    await controller.runOnce(clock.nowMs);
+    expect(batches.splice(0)).toEqual([1, 2, 4, 3]);
+    await controller.runOnce(clock.advance(10));
+    expect(batches.splice(0)).toEqual([10]); // not 1, 2, 4, 3 again
+    await controller.runOnce(clock.advance(10));
+    expect(batches.splice(0)).toEqual([5]);
+    expect(await ownedPods(memory, rs)).toHaveLength(25);
+    // Done: a later scale-up starts small again.
+    await scale(memory, 'web', 32);
+    await controller.runOnce(clock.advance(10));
+    expect(batches.splice(0)).toEqual([1, 2, 4]);
+  });
+
   it('creates the missing pods, owned and named <rs>-<5 chars>, with events and status', async () => {
     const { clock, client, controller } = await setup();
     const rs = await client.create(replicaSet('web', 3));

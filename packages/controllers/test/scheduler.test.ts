@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Node, Pod } from '@bramble/api';
-import { ConflictError, MemoryClient, podsByNode, schedule, Scheduler, seededRandom } from '../src/index.js';
+import { ConflictError, MemoryClient, podsByNode, schedule, Scheduler, seededRandom, type ControllerClient } from '../src/index.js';
 import { countBy, FakeClock, node, pod } from './helpers.js';
 
 const owner = { kind: 'ReplicaSet', name: 'web-abc', uid: 'uid-rs-web' };
@@ -221,6 +221,47 @@ describe('Scheduler loop', () => {
     expect(failed[0].message).toBe('0/2 nodes are available: 2 Insufficient cpu.');
     const p4 = pods.find((p) => p.metadata.name === 'p4');
     expect(p4?.status?.conditions?.find((c) => c.type === 'PodScheduled')).toMatchObject({ status: 'False', reason: 'Unschedulable' });
+  });
+
+  it('places pods created while its bindings are in flight in the same pass, counting the bindings in flight', async () => {
+    const clock = new FakeClock();
+    const memory = new MemoryClient({ now: clock.now, random: seededRandom(1) });
+    let bindStarted!: () => void;
+    const started = new Promise<void>((r) => (bindStarted = r));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const gated: ControllerClient = {
+      list: (kind, options) => memory.list(kind, options),
+      get: (kind, namespace, name) => memory.get(kind, namespace, name),
+      create: (obj) => memory.create(obj),
+      update: (obj) => memory.update(obj),
+      updateStatus: (obj) => memory.updateStatus(obj),
+      delete: (kind, namespace, name, options) => memory.delete(kind, namespace, name, options),
+      async bindPod(namespace, name, node, rv) {
+        if (name === 'p0') {
+          bindStarted();
+          await gate; // p0's binding is slow to commit
+        }
+        return memory.bindPod(namespace, name, node, rv);
+      },
+      recordEvent: (record) => memory.recordEvent(record),
+      recordEvents: (records) => memory.recordEvents(records),
+    };
+    await memory.create(node('n1', { cpu: '1' }));
+    await memory.create(node('n2', { cpu: '1' }));
+    await memory.create(pod('p0', { cpu: '600m' }));
+    const pass = new Scheduler(gated).runOnce(clock.nowMs);
+    await started;
+    clock.advance(1000);
+    await memory.create(pod('p1', { cpu: '600m' }));
+    await memory.create(pod('p2', { cpu: '600m' }));
+    release();
+    const report = await pass;
+    // p2 fits nowhere once p0 (in flight when p1 and p2 were placed) counts on n1.
+    expect(report.actions.sort()).toEqual(['bind default/p0 n1', 'bind default/p1 n2', 'unschedulable default/p2: 0/2 nodes are available: 2 Insufficient cpu.']);
+    const p2 = await memory.get('Pod', 'default', 'p2');
+    expect(p2?.spec.nodeName).toBeUndefined();
+    expect((await memory.list('Event')).filter((e) => e.reason === 'FailedScheduling').map((e) => e.involvedObject.name)).toEqual(['p2']);
   });
 
   it('does not repeat the same FailedScheduling event every pass', async () => {

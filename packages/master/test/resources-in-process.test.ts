@@ -67,6 +67,16 @@ function pod(name: string, namespace: string): Pod {
   return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace, labels: { app: 'p' } }, spec: { containers: [{ name: 'main', command: ['sleep', '100'] }] } };
 }
 
+async function retryOnConflict<T>(write: () => Promise<T>, attempts = 20): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (err) {
+      if (attempt >= attempts || (err as { code?: string }).code !== 'Conflict') throw err;
+    }
+  }
+}
+
 /** Every RPC once, in namespace `ns`, through `c`. */
 async function exerciseEveryRpc(c: BrambleClient, ns: string): Promise<void> {
   const r = c.resources;
@@ -80,19 +90,30 @@ async function exerciseEveryRpc(c: BrambleClient, ns: string): Promise<void> {
   expect(await r.get('Deployment', ns, 'web')).toEqual(created);
   expect(await apiError(r.create(deployment('web', ns, 2)))).toMatchObject({ code: 'AlreadyExists', message: 'deployments.apps "web" already exists' });
 
-  const scaled = await r.update({ ...created, spec: { ...created.spec, replicas: 3 } });
+  // The leader's deployment controller writes this Deployment's status too: writes go as
+  // clients make them, re-read and retried on a Conflict (each attempt is a compare-and-set).
+  const scaled = await retryOnConflict(async () => {
+    const current = await r.get('Deployment', ns, 'web');
+    return r.update({ ...current, spec: { ...current.spec, replicas: 3 } });
+  });
   expect(scaled.metadata.generation).toBe(2);
   const stale = await apiError(r.update({ ...created, spec: { ...created.spec, replicas: 4 } }));
   expect(stale.code).toBe('Conflict');
   expect(stale.message).toBe(
     'Operation cannot be fulfilled on deployments.apps "web": the object has been modified; please apply your changes to the latest version and try again',
   );
-  const withStatus = await r.updateStatus({ ...scaled, status: { replicas: 3 } });
-  expect(withStatus.status?.replicas).toBe(3);
+  const withStatus = await retryOnConflict(async () => r.updateStatus({ ...(await r.get('Deployment', ns, 'web')), status: { replicas: 3 } }));
+  expect(withStatus.status).toEqual({ replicas: 3 });
   const patched = await r.patch('deployments', ns, 'web', { metadata: { labels: { tier: 'front' } } });
   expect(patched.metadata.labels).toEqual({ app: 'web', tier: 'front' });
-  const statusPatched = await r.patch('Deployment', ns, 'web', { status: { readyReplicas: 2 } }, { status: true });
-  expect(statusPatched.status).toMatchObject({ replicas: 3, readyReplicas: 2 });
+  let statusBefore: Deployment['status'];
+  const statusPatched = await retryOnConflict(async () => {
+    const current = await r.get('Deployment', ns, 'web');
+    statusBefore = current.status;
+    return r.patch('Deployment', ns, 'web', { metadata: { resourceVersion: current.metadata.resourceVersion }, status: { readyReplicas: 2 } }, { status: true });
+  });
+  // A merge patch of the status keeps what it does not name.
+  expect(statusPatched.status).toEqual({ ...statusBefore, readyReplicas: 2 });
 
   const cm: ConfigMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cfg', namespace: ns }, data: { a: '1', b: '2' } };
   expect((await r.apply(cm)).action).toBe('created');

@@ -24,6 +24,8 @@ const { values } = parseArgs({
     'master-node-args': { type: 'string', default: '' },
     /** The same for the agents. */
     'agent-node-args': { type: 'string', default: '' },
+    /** Also print, per 250 ms after the apply, how many pods were created, bound and Running by then. */
+    timeline: { type: 'boolean', default: false },
   },
 });
 
@@ -65,6 +67,17 @@ function deployment(replicas: number, command: string[]): Deployment {
       },
     },
   } as Deployment;
+}
+
+/** Cumulative counts per 250 ms step: where a run queues (creating, binding or starting). */
+function printTimeline(t0: number, endMs: number, seen: Record<string, Map<string, number>>): void {
+  const rows: Array<Record<string, number>> = [];
+  for (let at = 250; at < endMs + 250; at += 250) {
+    const row: Record<string, number> = { at_ms: at };
+    for (const [name, times] of Object.entries(seen)) row[name] = [...times.values()].filter((t) => t - t0 <= at).length;
+    rows.push(row);
+  }
+  printTable(rows);
 }
 
 async function main(): Promise<void> {
@@ -157,6 +170,7 @@ async function main(): Promise<void> {
     };
     console.log(JSON.stringify(result));
     printTable([result]);
+    if (values.timeline) printTimeline(t0, allRunningMs, { created: seenCreated, bound: seenBound, running: seenRunning });
   } finally {
     // A profiled master writes its profile only when it exits normally.
     if (nodeArgs) for (const name of cluster.masters.members.keys()) await cluster.masters.kill(name, 'SIGTERM');

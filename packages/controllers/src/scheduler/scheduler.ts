@@ -2,7 +2,8 @@
  * The scheduler loop: binds every pending, unbound pod (oldest first) to the
  * node `schedule` picks, by compare-and-set on the pod's resourceVersion, and
  * records Scheduled / FailedScheduling events. Pods it places count against
- * their node for the rest of the pass; the bindings are written concurrently.
+ * their node at once; the bindings are written concurrently, and a pass keeps
+ * placing pods created while its bindings are in flight (see runOnce).
  */
 import type { Node, Pod } from '@bramble/api';
 import { deepEqual } from '@bramble/api';
@@ -14,7 +15,7 @@ import { EventRecorder } from '../util/events.js';
 import { byCreation, isBeingDeleted, isPodTerminated, podKey } from '../util/pods.js';
 import { ControllerReport } from '../util/report.js';
 import { isoTime } from '../util/time.js';
-import { assumePod, nodeInfo, type NodeInfo } from './filters.js';
+import { assumePod } from './filters.js';
 import { nodeInfos, podsByNode, scheduleOnInfos, type ScheduleOptions } from './schedule.js';
 
 export const SCHEDULER_COMPONENT = 'default-scheduler';
@@ -52,48 +53,72 @@ export class Scheduler {
     this.maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
   }
 
+  /**
+   * One pass, as a rolling pipeline (the scheduling cycle and the binding cycle of
+   * Kubernetes' scheduler): pods are decided one by one in creation order, each placement
+   * counted at once (assumed) for the decisions after it, and bound without waiting; while
+   * bindings are in flight the pass re-reads the pods whenever one of them settles and
+   * places the pods created meanwhile. A pod created during a long pass therefore waits
+   * for a free binding slot, not for the whole pass. The pass ends once nothing is in
+   * flight and no pending pod is left undecided. Each pod is decided at most once per
+   * pass: a binding that lost a race is decided again by the next pass.
+   */
   async runOnce(nowMs: number): Promise<ControllerReport> {
     const report = new ControllerReport('scheduler');
     const recorder = new EventRecorder(this.client, this.component, nowMs);
-    const nodes: Node[] = await this.client.list('Node');
-    const pods = await this.client.list('Pod');
-    const onNodes = podsByNode(pods.filter((p) => !isPodTerminated(p)));
-    const pending = pods.filter(isPendingUnbound).sort(byCreation).slice(0, this.maxPods);
-    const pendingUids = new Set(pending.map((p) => p.metadata.uid));
-    for (const uid of this.lastFailure.keys()) if (!pendingUids.has(uid)) this.lastFailure.delete(uid);
-
-    // Decide every pod first, in creation order, assuming each chosen placement (as Kubernetes'
-    // scheduler cache does), so later decisions of this pass count earlier ones. Then write the
-    // bindings concurrently; a binding that fails is forgotten again, leaving the pod to the next pass.
-    const infos = nodeInfos(nodes, onNodes);
-    const infoByName = new Map(infos.map((info) => [info.name, info]));
-    const binds: Array<{ pod: Pod; node: string }> = [];
+    /** Bindings in flight, by pod uid, with the node each pod is going to. */
+    const binding = new Map<string, { node: string; settled: Promise<void> }>();
+    const decided = new Set<string>();
     const unschedulable: Array<{ pod: Pod; message: string }> = [];
-    for (const pod of pending) {
-      const result = scheduleOnInfos(pod, infos, this.options);
-      if (result.node === undefined) {
-        unschedulable.push({ pod, message: result.message ?? '' });
-        continue;
+    let lost: NotLeaderError | undefined;
+    for (let round = 0; ; round++) {
+      const nodes: Node[] = await this.client.list('Node');
+      const pods = await this.client.list('Pod');
+      const unbound = pods.filter(isPendingUnbound);
+      if (round === 0) {
+        const pendingUids = new Set(unbound.map((p) => p.metadata.uid));
+        for (const uid of this.lastFailure.keys()) if (!pendingUids.has(uid)) this.lastFailure.delete(uid);
       }
-      assumePod(infoByName.get(result.node)!, pod);
-      binds.push({ pod, node: result.node });
-    }
-
-    await forEachBounded(binds, this.maxInFlight, ({ pod, node }) =>
-      report.guard(podKey(pod), async () => {
-        const ns = pod.metadata.namespace ?? 'default';
-        const name = pod.metadata.name ?? '';
-        try {
-          const bound = await this.client.bindPod(ns, name, node, pod.metadata.resourceVersion ?? '');
-          this.lastFailure.delete(pod.metadata.uid ?? '');
-          report.action(`bind ${ns}/${name} ${node}`);
-          recorder.defer(bound, 'Normal', Reasons.Scheduled, `Successfully assigned ${ns}/${name} to ${node}`);
-        } catch (error) {
-          if (!(error instanceof NotLeaderError)) this.forget(infoByName, onNodes, node, pod);
-          throw error;
+      const infos = nodeInfos(nodes, podsByNode(pods.filter((p) => !isPodTerminated(p))));
+      const infoByName = new Map(infos.map((info) => [info.name, info]));
+      // A pod whose binding is in flight (and not yet visible here) counts where it is going.
+      for (const pod of unbound) {
+        const going = binding.get(pod.metadata.uid ?? '');
+        const info = going && infoByName.get(going.node);
+        if (info) assumePod(info, pod);
+      }
+      const undecided = unbound.filter((p) => !decided.has(p.metadata.uid ?? '') && !binding.has(p.metadata.uid ?? '')).sort(byCreation);
+      for (const pod of undecided) {
+        if (lost || binding.size >= this.maxInFlight || decided.size >= this.maxPods) break;
+        const uid = pod.metadata.uid ?? '';
+        decided.add(uid);
+        const result = scheduleOnInfos(pod, infos, this.options);
+        if (result.node === undefined) {
+          unschedulable.push({ pod, message: result.message ?? '' });
+          continue;
         }
-      }),
-    );
+        const node = result.node;
+        const info = infoByName.get(node)!;
+        assumePod(info, pod);
+        const settled = this.bind(pod, node, recorder, report)
+          .catch((error: unknown) => {
+            if (error instanceof NotLeaderError) lost ??= error;
+          })
+          .finally(() => binding.delete(uid));
+        binding.set(uid, { node, settled });
+      }
+      if (binding.size === 0) break;
+      // Wait for one binding to settle, then look again (new pods, freed slots). Bindings
+      // committed together settle together: one more turn of the event loop lets them all
+      // land before the pods are read again.
+      await Promise.race([...binding.values()].map((b) => b.settled));
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (lost) {
+        await Promise.all([...binding.values()].map((b) => b.settled));
+        break;
+      }
+    }
+    if (lost) throw lost;
     await forEachBounded(unschedulable, this.maxInFlight, ({ pod, message }) =>
       report.guard(podKey(pod), () => this.reportUnschedulable(pod, message, recorder, nowMs, report)),
     );
@@ -101,12 +126,19 @@ export class Scheduler {
     return report;
   }
 
-  /** Undo an assumed placement whose binding failed: that node's view is rebuilt without it. */
-  private forget(infos: Map<string, NodeInfo>, onNodes: ReadonlyMap<string, readonly Pod[]>, node: string, pod: Pod): void {
-    const info = infos.get(node);
-    if (!info) return;
-    const fresh = nodeInfo(info.node, [...(onNodes.get(node) ?? []), ...info.pods.filter((p) => p !== pod && !p.spec.nodeName)]);
-    Object.assign(info, fresh, { ownerCounts: undefined });
+  /**
+   * Writes one binding. A failed one needs no undo: every round rebuilds the nodes' view from
+   * the store, where the pod is still unbound (and no longer counted as in flight).
+   */
+  private async bind(pod: Pod, node: string, recorder: EventRecorder, report: ControllerReport): Promise<void> {
+    const ns = pod.metadata.namespace ?? 'default';
+    const name = pod.metadata.name ?? '';
+    await report.guard(podKey(pod), async () => {
+      const bound = await this.client.bindPod(ns, name, node, pod.metadata.resourceVersion ?? '');
+      this.lastFailure.delete(pod.metadata.uid ?? '');
+      report.action(`bind ${ns}/${name} ${node}`);
+      recorder.defer(bound, 'Normal', Reasons.Scheduled, `Successfully assigned ${ns}/${name} to ${node}`);
+    });
   }
 
   private async reportUnschedulable(pod: Pod, message: string, recorder: EventRecorder, nowMs: number, report: ControllerReport): Promise<void> {

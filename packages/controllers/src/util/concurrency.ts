@@ -19,6 +19,8 @@ export interface SlowStartResult {
   skipped: number;
   /** The errors of the last batch (empty when every task succeeded). */
   errors: unknown[];
+  /** The size the next batch would have had: where a caller may resume after a batch that all succeeded. */
+  nextBatch: number;
 }
 
 /**
@@ -47,10 +49,10 @@ export async function slowStartBatch(
     }
     const lost = errors.find((e) => e instanceof NotLeaderError);
     if (lost) throw lost;
-    if (errors.length > 0) return { succeeded, skipped: count - started, errors };
+    if (errors.length > 0) return { succeeded, skipped: count - started, errors, nextBatch: 1 };
     batch = Math.min(batch * 2, maxBatch);
   }
-  return { succeeded, skipped: 0, errors: [] };
+  return { succeeded, skipped: 0, errors: [], nextBatch: batch };
 }
 
 /**
