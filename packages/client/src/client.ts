@@ -78,6 +78,12 @@ export interface ClientOptions {
    * move on rather than go quiet. Default false: every call starts at the leader.
    */
   spreadWatches?: boolean;
+  /**
+   * Unary calls also start at that follower (with spreadWatches: the same one), failing over to
+   * the others: many clients (agents) then load the followers with their requests' work, and
+   * the leader only with the proposals they forward. Default false.
+   */
+  spreadCalls?: boolean;
 }
 
 function quote(key: Bytes): string {
@@ -118,6 +124,7 @@ export class BrambleClient {
     this.logger = opts.logger ?? silentLogger;
     this.pool = new EndpointPool({
       endpoints: opts.endpoints,
+      callsToFollower: opts.spreadCalls ?? false,
       channelOptions: {
         'grpc.max_send_message_length': CLIENT_MAX_SEND_BYTES,
         'grpc.max_receive_message_length': opts.maxReceiveMessageBytes ?? DEFAULT_MAX_RECEIVE_BYTES,

@@ -21,6 +21,13 @@ export interface EndpointPoolOptions {
   now?: () => number;
   /** Picks which follower serves this client's watches (see watchEndpoint). Default Math.random. */
   random?: () => number;
+  /**
+   * Calls start at this client's follower (watchEndpoint) instead of the leader: a client
+   * that is one of many (an agent) spreads its requests over the followers, which do the
+   * request's work (decoding, validation, the read-modify-write) and forward only the
+   * resulting proposal to the leader. Default false.
+   */
+  callsToFollower?: boolean;
 }
 
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d{1,5})$/;
@@ -96,9 +103,9 @@ export class EndpointPool {
     return pool.length > 0 ? pool[this.watchPick % pool.length] : this.preferred();
   }
 
-  /** Every endpoint once, preferred first, then the others in configured order after it. */
+  /** Every endpoint once, preferred first (callsToFollower: this client's follower), then the others in configured order after it. */
   order(): string[] {
-    const first = this.endpoints.indexOf(this.preferred());
+    const first = this.endpoints.indexOf(this.opts.callsToFollower ? this.watchEndpoint() : this.preferred());
     const n = this.endpoints.length;
     return Array.from({ length: n }, (_, i) => this.endpoints[(first + i) % n]);
   }

@@ -43,3 +43,21 @@ describe('EndpointPool.watchEndpoint', () => {
     expect([endpoints[1], endpoints[2]]).toContain(p.watchEndpoint());
   });
 });
+
+describe('EndpointPool.order', () => {
+  it('starts at the leader by default, and at the client\'s follower with callsToFollower', () => {
+    const byDefault = pool(0.5);
+    byDefault.learnMembers(members, 'm2');
+    expect(byDefault.order()).toEqual([endpoints[1], endpoints[2], endpoints[0]]);
+
+    const spread = new EndpointPool({ endpoints, channelOptions: {}, random: () => 0.99, callsToFollower: true });
+    spread.learnMembers(members, 'm2');
+    const follower = spread.watchEndpoint();
+    expect(follower).not.toBe(endpoints[1]);
+    const order = spread.order();
+    expect(order[0]).toBe(follower);
+    expect([...order].sort()).toEqual(endpoints); // every endpoint once: failover reaches the leader too
+    spread.reportFailure(follower);
+    expect(spread.order()[0]).not.toBe(follower);
+  });
+});

@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { BrambleClient, type ResourcesApi } from '@bramble/client';
 import { BRAMBLE_AGENT_BIN, ProcessCluster, REPO_ROOT, type ProcessClusterOptions } from './process-cluster.js';
@@ -41,6 +42,12 @@ export interface OrchestratorClusterOptions extends ProcessClusterOptions {
   agentArgs?: string[];
   /** Node flags for the agents (e.g. --cpu-prof); default: run the bin so its shebang's flags apply. */
   agentNodeArgs?: string[];
+  /**
+   * Scheduling priority (nice, 0..19) of the agents and so of their pods. Many agents on one
+   * machine emulate many boards: a positive value keeps them from starving the masters of CPU,
+   * as masters on their own boards would not be. Default 0.
+   */
+  agentNice?: number;
   /** Per-agent options by index (0-based). */
   agentOptions?: (index: number) => AgentOptions;
 }
@@ -174,6 +181,13 @@ export class OrchestratorCluster {
         ? spawn(process.execPath, [...nodeArgs, ...agent.args], { cwd: REPO_ROOT, stdio: ['ignore', fd, fd] })
         : spawn(agent.args[0], agent.args.slice(1), { cwd: REPO_ROOT, stdio: ['ignore', fd, fd] });
       agent.proc = proc;
+      if (this.opts.agentNice && proc.pid !== undefined) {
+        try {
+          setPriority(proc.pid, this.opts.agentNice);
+        } catch {
+          // already gone: its exit is reported as usual
+        }
+      }
       const entry = { proc, dataDir: agent.dataDir };
       liveAgents.add(entry);
       proc.once('exit', () => liveAgents.delete(entry));

@@ -24,6 +24,8 @@ const { values } = parseArgs({
     'master-node-args': { type: 'string', default: '' },
     /** The same for the agents. */
     'agent-node-args': { type: 'string', default: '' },
+    /** nice value of the agents and their pods (see OrchestratorClusterOptions.agentNice). */
+    'agent-nice': { type: 'string', default: '0' },
     /** Also print, per 250 ms after the apply, how many pods were created, bound and Running by then. */
     timeline: { type: 'boolean', default: false },
   },
@@ -87,7 +89,7 @@ async function main(): Promise<void> {
   const startedCluster = Date.now();
   const nodeArgs = values['master-node-args'] ? values['master-node-args'].split(' ').filter(Boolean) : undefined;
   const agentNodeArgs = values['agent-node-args'] ? values['agent-node-args'].split(' ').filter(Boolean) : undefined;
-  const cluster = await OrchestratorCluster.start({ masters: Number(values.masters), agents: nodes, logLevel: 'warn', nodeArgs, agentNodeArgs });
+  const cluster = await OrchestratorCluster.start({ masters: Number(values.masters), agents: nodes, logLevel: 'warn', nodeArgs, agentNodeArgs, agentNice: Number(values['agent-nice']) });
   process.stderr.write(`cluster of ${values.masters} masters and ${nodes} agents up in ${Date.now() - startedCluster} ms\n`);
   try {
     const api = cluster.resources();
