@@ -25,6 +25,7 @@ import { planFaults } from './plan.js';
 import { ProxyMesh } from './proxy.js';
 import { latencyByType, maxUnavailableMs, perSecond, renderMarkdown, type ReportData, type Summary } from './report.js';
 import { Conns, errorText, prefixEnd, sleep, type Reply } from './rpc.js';
+import { registryKey } from '@bramble/api';
 import { ResumingWatch } from './watch.js';
 import { Workload } from './workload.js';
 
@@ -51,6 +52,10 @@ function toKeyState(kv: Reply): KeyState {
 }
 
 /** Retry `fn` until it succeeds or `timeoutMs` passes (then rethrow its last error). */
+const DEFAULT_NAMESPACE_KEY = registryKey('Namespace', undefined, 'default');
+/** Where the masters keep join tokens (packages/master/src/nodes/tokens.ts). */
+const TOKENS_PREFIX = '/bramble/tokens/';
+
 async function retry<T>(what: string, fn: () => Promise<T>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -106,6 +111,18 @@ async function run(o: ChaosOptions): Promise<number> {
     conns = new Conns(new Map([...cluster.members.values()].map((m) => [m.name, m.listen])));
     const c = conns;
     const leader = await cluster.waitForLeader();
+    // The watch check counts on nothing but the workload writing after startRevision: first let
+    // the leader's own start-up writes land (the default namespace, the bootstrap join token).
+    await retry(
+      'the leader\'s start-up writes',
+      async () => {
+        const count = async (key: string, rangeEnd?: Buffer): Promise<number> =>
+          Number((await c.get(leader).kvCall('Range', { key: Buffer.from(key), ...(rangeEnd ? { range_end: rangeEnd } : {}), count_only: true }, 5000)).count ?? 0);
+        const [namespaces, tokens] = await Promise.all([count(DEFAULT_NAMESPACE_KEY), count(TOKENS_PREFIX, prefixEnd(TOKENS_PREFIX))]);
+        if (namespaces === 0 || tokens === 0) throw new Error(`default namespace ${namespaces > 0 ? 'stored' : 'missing'}, join tokens ${tokens}`);
+      },
+      15_000,
+    );
     const startRevision = Number((await retry('initial read', () => c.get(leader).kvCall('Range', { key: Buffer.from(PREFIX), range_end: prefixEnd(PREFIX) }, 5000), 15_000)).header.revision);
 
     const origin = performance.now();
