@@ -363,16 +363,14 @@ export class FakeCluster {
   }
 }
 
-/** A port nothing listens on: bind, note the port, close. */
+/**
+ * An endpoint nothing listens on. A privileged port (below 1024) on a random loopback address:
+ * a port borrowed with listen(0) and closed again could be handed to another test's server
+ * before this one dials it (the kernel gives out ephemeral ports, never these).
+ */
+let refusedCount = 0;
 export async function refusedEndpoint(): Promise<string> {
-  const net = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(`127.0.0.1:${port}`));
-    });
-  });
+  refusedCount++;
+  const host = `127.${1 + Math.floor(Math.random() * 254)}.${Math.floor(Math.random() * 256)}.${1 + Math.floor(Math.random() * 254)}`;
+  return `${host}:${600 + (refusedCount % 400)}`;
 }
