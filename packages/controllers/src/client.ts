@@ -126,6 +126,22 @@ export function isRaceLost(error: unknown): boolean {
   return isConflict(error) || isNotFound(error);
 }
 
+/** `base` with some of its methods replaced: a view that reads differently, or a test double around a real client. */
+export function withOverrides(base: ControllerClient, overrides: Partial<ControllerClient>): ControllerClient {
+  return {
+    list: (kind, options) => base.list(kind, options),
+    get: (kind, namespace, name) => base.get(kind, namespace, name),
+    create: (obj) => base.create(obj),
+    update: (obj) => base.update(obj),
+    updateStatus: (obj) => base.updateStatus(obj),
+    delete: (kind, namespace, name, options) => base.delete(kind, namespace, name, options),
+    bindPod: (namespace, name, nodeName, resourceVersion) => base.bindPod(namespace, name, nodeName, resourceVersion),
+    recordEvent: (record) => base.recordEvent(record),
+    recordEvents: (records) => base.recordEvents(records),
+    ...overrides,
+  };
+}
+
 /**
  * Wraps `client` so that every write first checks `isLeader()` and throws
  * `NotLeaderError` when it is false. Reads are let through (they change nothing).

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConflictError, MemoryClient, NotLeaderError, ReplicaSetController, Scheduler, seededRandom } from '../src/index.js';
 import { forEachBounded, slowStartBatch } from '../src/util/concurrency.js';
-import { countBy, FakeClock, node, pod, replicaSet } from './helpers.js';
+import { BatchCounter, countBy, FakeClock, node, pod, replicaSet } from './helpers.js';
 
 /** A turn of the event loop, so concurrent calls really overlap. */
 const yieldTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -28,45 +28,16 @@ function measureInFlight(client: MemoryClient, verbs: Array<'create' | 'bindPod'
 
 describe('slowStartBatch', () => {
   it('runs batches of 1, 2, 4, ... up to the bound, each batch concurrently', async () => {
-    const batches: number[] = [];
-    let inFlight = 0;
-    let batchMax = 0;
-    const result = await slowStartBatch(
-      40,
-      async () => {
-        inFlight++;
-        batchMax = Math.max(batchMax, inFlight);
-        await yieldTurn();
-        inFlight--;
-        if (inFlight === 0) {
-          batches.push(batchMax);
-          batchMax = 0;
-        }
-      },
-      { maxBatch: 8 },
-    );
+    const counter = new BatchCounter();
+    const result = await slowStartBatch(40, () => counter.around(async () => undefined), { maxBatch: 8 });
     expect(result).toEqual({ succeeded: 40, skipped: 0, errors: [], nextBatch: 8 });
-    expect(batches).toEqual([1, 2, 4, 8, 8, 8, 8, 1]);
+    expect(counter.batches).toEqual([1, 2, 4, 8, 8, 8, 8, 1]);
   });
 
   it('starts at initialBatch (a pass resuming where the last one stopped)', async () => {
-    const sizes: number[] = [];
-    let inFlight = 0;
-    let batchMax = 0;
-    const result = await slowStartBatch(
-      30,
-      async () => {
-        inFlight++;
-        batchMax = Math.max(batchMax, inFlight);
-        await yieldTurn();
-        if (--inFlight === 0) {
-          sizes.push(batchMax);
-          batchMax = 0;
-        }
-      },
-      { initialBatch: 8, maxBatch: 16 },
-    );
-    expect(sizes).toEqual([8, 16, 6]);
+    const counter = new BatchCounter();
+    const result = await slowStartBatch(30, () => counter.around(async () => undefined), { initialBatch: 8, maxBatch: 16 });
+    expect(counter.batches).toEqual([8, 16, 6]);
     expect(result.nextBatch).toBe(16);
   });
 

@@ -274,3 +274,27 @@ export class MiniCluster {
     return countBy(pods, (p) => p.spec.nodeName ?? '');
   }
 }
+
+/**
+ * Counts how many tasks run together: `around(fn)` marks one in flight across a turn of the
+ * event loop; each time the last of a group finishes, the group's size goes into `batches`.
+ */
+export class BatchCounter {
+  readonly batches: number[] = [];
+  private inFlight = 0;
+  private batchMax = 0;
+
+  async around<T>(fn: () => Promise<T>): Promise<T> {
+    this.inFlight++;
+    this.batchMax = Math.max(this.batchMax, this.inFlight);
+    await new Promise((r) => setImmediate(r));
+    try {
+      return await fn();
+    } finally {
+      if (--this.inFlight === 0) {
+        this.batches.push(this.batchMax);
+        this.batchMax = 0;
+      }
+    }
+  }
+}

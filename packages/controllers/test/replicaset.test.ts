@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Pod, ReplicaSet } from '@bramble/api';
-import { MemoryClient, podsToDelete, ReplicaSetController, seededRandom, isoTime, type ControllerClient } from '../src/index.js';
-import { FakeClock, livePods, pod, replicaSet } from './helpers.js';
+import { MemoryClient, podsToDelete, ReplicaSetController, seededRandom, isoTime, withOverrides } from '../src/index.js';
+import { BatchCounter, FakeClock, livePods, pod, replicaSet } from './helpers.js';
 
 async function setup(options: { gracefulPodDeletion?: boolean } = {}) {
   const clock = new FakeClock();
@@ -19,42 +19,13 @@ async function scale(client: MemoryClient, name: string, replicas: number): Prom
   return client.update({ ...rs, spec: { ...rs.spec, replicas } });
 }
 
-/** A client whose creates are counted in batches (the creates in flight together). */
-function batchCounting(client: MemoryClient): { client: ControllerClient; batches: number[] } {
-  const batches: number[] = [];
-  let inFlight = 0;
-  let batchMax = 0;
-  const counting: ControllerClient = {
-    list: (kind, options) => client.list(kind, options),
-    get: (kind, namespace, name) => client.get(kind, namespace, name),
-    async create(obj) {
-      inFlight++;
-      batchMax = Math.max(batchMax, inFlight);
-      await new Promise((r) => setImmediate(r));
-      try {
-        return await client.create(obj);
-      } finally {
-        if (--inFlight === 0) {
-          batches.push(batchMax);
-          batchMax = 0;
-        }
-      }
-    },
-    update: (obj) => client.update(obj),
-    updateStatus: (obj) => client.updateStatus(obj),
-    delete: (kind, namespace, name, options) => client.delete(kind, namespace, name, options),
-    bindPod: (namespace, name, node, rv) => client.bindPod(namespace, name, node, rv),
-    recordEvent: (record) => client.recordEvent(record),
-    recordEvents: (records) => client.recordEvents(records),
-  };
-  return { client: counting, batches };
-}
-
 describe('ReplicaSet controller', () => {
   it('creates in slow-start batches; a pass stopped by burstReplicas resumes at the batch size it reached', async () => {
     const clock = new FakeClock();
     const memory = new MemoryClient({ now: clock.now, random: seededRandom(3) });
-    const { client, batches } = batchCounting(memory);
+    const counter = new BatchCounter();
+    const batches = counter.batches;
+    const client = withOverrides(memory, { create: (obj) => counter.around(() => memory.create(obj)) });
     const controller = new ReplicaSetController(client, { random: seededRandom(42), burstReplicas: 10 });
     const rs = await memory.create(replicaSet('web', 25));
     await controller.runOnce(clock.nowMs);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Node, Pod } from '@bramble/api';
-import { ConflictError, MemoryClient, podsByNode, schedule, Scheduler, seededRandom, type ControllerClient } from '../src/index.js';
+import { ConflictError, MemoryClient, podsByNode, schedule, Scheduler, seededRandom, withOverrides } from '../src/index.js';
 import { countBy, FakeClock, node, pod } from './helpers.js';
 
 const owner = { kind: 'ReplicaSet', name: 'web-abc', uid: 'uid-rs-web' };
@@ -230,13 +230,7 @@ describe('Scheduler loop', () => {
     const started = new Promise<void>((r) => (bindStarted = r));
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    const gated: ControllerClient = {
-      list: (kind, options) => memory.list(kind, options),
-      get: (kind, namespace, name) => memory.get(kind, namespace, name),
-      create: (obj) => memory.create(obj),
-      update: (obj) => memory.update(obj),
-      updateStatus: (obj) => memory.updateStatus(obj),
-      delete: (kind, namespace, name, options) => memory.delete(kind, namespace, name, options),
+    const gated = withOverrides(memory, {
       async bindPod(namespace, name, node, rv) {
         if (name === 'p0') {
           bindStarted();
@@ -244,9 +238,7 @@ describe('Scheduler loop', () => {
         }
         return memory.bindPod(namespace, name, node, rv);
       },
-      recordEvent: (record) => memory.recordEvent(record),
-      recordEvents: (records) => memory.recordEvents(records),
-    };
+    });
     await memory.create(node('n1', { cpu: '1' }));
     await memory.create(node('n2', { cpu: '1' }));
     await memory.create(pod('p0', { cpu: '600m' }));

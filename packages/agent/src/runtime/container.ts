@@ -484,7 +484,6 @@ export class ContainerRunner {
   }
 }
 
-
 function formatDelay(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }

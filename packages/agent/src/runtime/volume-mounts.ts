@@ -29,7 +29,6 @@ export function mountEnv(container: Container, dataDir: string, uid: string): Ar
   return out;
 }
 
-
 function inside(child: string, parent: string): boolean {
   const rel = relative(parent, child);
   return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);

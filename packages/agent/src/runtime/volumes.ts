@@ -68,7 +68,6 @@ function topLevelNames(files: VolumeFile[]): Set<string> {
   return new Set(files.map((f) => f.path.split('/')[0]));
 }
 
-
 /** Creates or atomically replaces the symlink `path` -> `target`. */
 function replaceSymlink(target: string, path: string): void {
   const tmp = `${path}.tmp-${randomBytes(4).toString('hex')}`;

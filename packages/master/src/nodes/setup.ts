@@ -26,7 +26,7 @@ export interface NodeServicesOptions {
   host: RaftHost;
   server: grpc.Server;
   /** The resource store (Node objects; the controllers' client). */
-  store: ControllerClient & { sweep?(nowMs: number): Promise<unknown>; controllerView?(): ControllerClient };
+  store: ControllerClient & { sweep?(nowMs: number): Promise<unknown>; controllerView(): ControllerClient };
   dataDir: string;
   /** `--join-token` ('' = generate one if the cluster has none). */
   joinToken: string;
@@ -68,7 +68,7 @@ export function setUpNodeServices(o: NodeServicesOptions): NodeServices {
   const controllers = new ControllerLoop({
     host: o.host,
     // Reads from the leader's applied state (see ResourceStore.controllerView).
-    client: o.store.controllerView?.() ?? o.store,
+    client: o.store.controllerView(),
     heartbeats,
     now,
     nodeGraceMs: o.nodeGraceMs,

@@ -89,7 +89,7 @@ export class ResourcesService {
 
   /** Ends every watch stream (UNAVAILABLE: clients resume on another master). */
   close(): void {
-    for (const end of [...this.watches]) end(new ApiError('ServiceUnavailable', 'the master is shutting down; resume the watch on another master'));
+    this.endWatches('the master is shutting down; resume the watch on another master');
   }
 
   /** Ends every watch stream with UNAVAILABLE and `reason`: clients resume on another master. */

@@ -53,6 +53,7 @@ import {
   staleConflict,
   statusUpdatedObject,
   updatedObject,
+  withOverrides,
   type ControllerClient,
   type DeleteOptions,
   type EventRecord,
@@ -196,20 +197,12 @@ export class ResourceStore implements ControllerClient {
    * made each controller's pass wait on every other master.
    */
   controllerView(): ControllerClient {
-    return {
+    return withOverrides(this, {
       list: async (kind, options = {}) => {
         const info = mustResolveKind(kind);
         return this.listApplied(info, options.namespace, this.filter(info, options)).items as Array<ResourceKinds[typeof kind]>;
       },
-      get: (kind, namespace, name) => this.get(kind, namespace, name),
-      create: (obj) => this.create(obj),
-      update: (obj) => this.update(obj),
-      updateStatus: (obj) => this.updateStatus(obj),
-      delete: (kind, namespace, name, options) => this.delete(kind, namespace, name, options),
-      bindPod: (namespace, name, nodeName, resourceVersion) => this.bindPod(namespace, name, nodeName, resourceVersion),
-      recordEvent: (record) => this.recordEvent(record),
-      recordEvents: (records) => this.recordEvents(records),
-    };
+    });
   }
 
   private listApplied(info: KindInfo, namespace: string | undefined, filter: ObjectFilter): { items: Resource[]; resourceVersion: string } {
