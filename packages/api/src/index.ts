@@ -29,7 +29,7 @@ export {
   type KindInfo,
 } from './registry.js';
 
-export { validate, validateOrThrow, validateUpdate, validateUpdateOrThrow, invalidError } from './validate/index.js';
+export { validate, validateOrThrow, validateStatus, validateStatusOrThrow, validateUpdate, validateUpdateOrThrow, invalidError } from './validate/index.js';
 export { NODE_PORT_MIN, NODE_PORT_MAX } from './validate/service.js';
 export { MAX_CONFIG_DATA_BYTES } from './validate/config.js';
 export { MAX_ANNOTATIONS_BYTES } from './validate/meta.js';

@@ -337,18 +337,27 @@ export function supportedFieldSelectors(kind: KindName | string): readonly strin
 
 /** The value of a field as a field selector sees it: missing is `""`, booleans and numbers as text. */
 export function fieldValue(obj: unknown, field: string): string {
+  return valueAt(obj, field.split('.'), field);
+}
+
+function valueAt(obj: unknown, path: readonly string[], field: string): string {
   let cur: unknown = obj;
-  for (const part of field.split('.')) cur = isObject(cur) ? cur[part] : undefined;
+  for (const part of path) cur = isObject(cur) ? cur[part] : undefined;
   if (typeof cur === 'string') return cur;
   if (typeof cur === 'number' || typeof cur === 'boolean') return String(cur);
   return field === 'spec.unschedulable' ? 'false' : '';
 }
 
 export class FieldSelector {
-  constructor(readonly requirements: readonly FieldRequirement[]) {}
+  /** Each requirement's field split at the dots once: a watch tests every event against it. */
+  private readonly paths: readonly (readonly string[])[];
+
+  constructor(readonly requirements: readonly FieldRequirement[]) {
+    this.paths = requirements.map((r) => r.field.split('.'));
+  }
 
   matches(obj: unknown): boolean {
-    return this.requirements.every((r) => (fieldValue(obj, r.field) === r.value) === (r.operator === '='));
+    return this.requirements.every((r, i) => (valueAt(obj, this.paths[i], r.field) === r.value) === (r.operator === '='));
   }
 
   isEverything(): boolean {

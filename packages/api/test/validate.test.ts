@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ApiError, applyDefaults, parseManifests, validate, validateOrThrow, type FieldError } from '../src/index.js';
+import { ApiError, applyDefaults, parseManifests, validate, validateOrThrow, validateStatus, validateStatusOrThrow, type FieldError } from '../src/index.js';
 import { deployment, edit, fixture, messages, pod, service } from './helpers.js';
 
 describe('valid manifests validate cleanly, as written and defaulted', () => {
@@ -474,6 +474,52 @@ describe('validateOrThrow', () => {
     expect(e.path).toEqual(['spec', 'template', 'spec', 'containers', 0, 'ports', 0, 'containerPort']);
     expect(e.value).toBe(0);
     expect(e.detail).toBe('must be between 1 and 65535, inclusive');
+  });
+});
+
+describe('validateStatus (status updates: only the status is new)', () => {
+  const node = { apiVersion: 'v1', kind: 'Node', metadata: { name: 'pi-1' } };
+  const statusMessages = (obj: unknown) => validateStatus(obj as never).map((e) => e.message);
+  it.each<[string, unknown]>([
+    ['pod phase', edit(pod(), (p) => (p.status = { phase: 'Started' }))],
+    ['unknown pod status field', edit(pod(), (p) => (p.status = { phase: 'Running', ready: true }))],
+    ['container state', edit(pod(), (p) => (p.status = { containerStatuses: [{ name: 'web', ready: 'yes', restartCount: 0 }] }))],
+    ['pod IP', edit(pod(), (p) => (p.status = { phase: 'Running', podIP: '10.0.0' }))],
+    ['negative node capacity (a rule beyond shape)', edit(node, (n) => (n.status = { capacity: { cpu: '-1' } }))],
+    ['node condition status', edit(node, (n) => (n.status = { conditions: [{ type: 'Ready', status: 'Yes' }] }))],
+    ['replicas', edit(deployment(), (d) => (d.status = { replicas: -2 }))],
+  ])('finds the same errors as validate: %s', (_, obj) => {
+    const expected = messages(obj);
+    expect(expected.length).toBeGreaterThan(0);
+    expect(expected.every((m) => m.startsWith('status'))).toBe(true);
+    expect(statusMessages(obj)).toEqual(expected);
+  });
+
+  it('accepts a valid status, and no status at all', () => {
+    const running = edit(pod(), (p) => (p.status = { phase: 'Running', podIP: '127.0.0.11', conditions: [{ type: 'Ready', status: 'True' }] }));
+    expect(statusMessages(running)).toEqual([]);
+    expect(statusMessages(pod())).toEqual([]);
+    expect(validateStatusOrThrow(running)).toBe(running);
+  });
+
+  it('does not look at the rest of the object: it is the stored version, validated when written', () => {
+    const badSpecGoodStatus = edit(pod(), (p) => {
+      p.spec.containers[0].ports[0].containerPort = 0;
+      p.status = { phase: 'Running' };
+    });
+    expect(messages(badSpecGoodStatus)).toEqual([expect.stringMatching(/^spec\.containers\[0\]\.ports\[0\]\.containerPort/)]);
+    expect(statusMessages(badSpecGoodStatus)).toEqual([]);
+  });
+
+  it('throws ApiError Invalid naming the object and the status field', () => {
+    const bad = edit(pod(), (p) => (p.status = { phase: 'Started' }));
+    expect(() => validateStatusOrThrow(bad)).toThrow(/^Pod "web-1" is invalid: status\.phase: Unsupported value: "Started"/);
+  });
+
+  it('a kind without a status is validated whole', () => {
+    const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' }, data: { k: 1 } };
+    expect(statusMessages(cm)).toEqual(messages(cm));
+    expect(statusMessages(cm).length).toBe(1);
   });
 });
 

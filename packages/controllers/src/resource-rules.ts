@@ -8,7 +8,7 @@
  *
  * No clock and no I/O: a time comes in as `now`, and the caller stores the result.
  */
-import { ApiError, applyDefaults, deepClone, deepEqual, kindInfo, validateOrThrow, validateUpdateOrThrow } from '@bramble/api';
+import { ApiError, applyDefaults, deepClone, deepEqual, kindInfo, validateStatusOrThrow, validateUpdateOrThrow } from '@bramble/api';
 import type { Event, ObjectMeta, Pod, Resource } from '@bramble/api';
 import { ConflictError, FOREGROUND_FINALIZER, ORPHAN_FINALIZER, type DeleteOptions, type EventRecord } from './client.js';
 import { setCondition } from './util/conditions.js';
@@ -126,13 +126,16 @@ export function updatedObject<T extends Resource>(stored: T, input: T, validate 
   return next;
 }
 
-/** The next version of `stored` with `status` (undefined or null: none), validated unless `validate` is false. */
+/**
+ * The next version of `stored` with `status` (undefined or null: none). Unless `validate` is
+ * false, the status is validated; the rest is `stored`, valid when it was written.
+ */
 export function statusUpdatedObject<T extends Resource>(stored: T, status: unknown, validate = true): T {
   const next = unversioned(stored);
   const record = next as unknown as Record<string, unknown>;
   if (status === undefined || status === null) delete record.status;
   else record.status = deepClone(status);
-  return validate ? validateOrThrow<T>(next) : next;
+  return validate ? validateStatusOrThrow(next) : next;
 }
 
 /** A pod bound to a node and not terminated is stopped by its agent before it goes. */

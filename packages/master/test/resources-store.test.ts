@@ -175,6 +175,19 @@ describe('update, updateStatus, patch', () => {
     expect(scaled.metadata.generation).toBe(2);
   });
 
+  it('a status update with a bad status is Invalid, names the field and writes nothing', async () => {
+    const { store, kv } = setup();
+    const p = await store.create(pod('web'));
+    const before = kv.revision;
+    const err = await apiError(store.updateStatus({ ...p, status: { phase: 'Started', podIP: '10.0.0' } } as unknown as Pod));
+    expect(err.code).toBe('Invalid');
+    expect(err.fieldErrors.map((f) => f.field)).toEqual(['status.phase', 'status.podIP']);
+    expect(err.message).toMatch(/^Pod "web" is invalid:/);
+    expect(kv.revision).toBe(before);
+    const ok = await store.updateStatus({ ...p, status: { phase: 'Running', podIP: '127.0.0.11' } });
+    expect(ok.status).toMatchObject({ phase: 'Running', podIP: '127.0.0.11' });
+  });
+
   it('an update that changes nothing writes nothing', async () => {
     const { store, kv } = setup();
     const v1 = await store.create(deployment('web'));

@@ -12,6 +12,13 @@ export function validateNode(node: Node): FieldError[] {
     if (seen.has(key)) errors.push(duplicate(FieldPath.root('spec', 'taints').index(i), { key: t.key, effect: t.effect }));
     seen.add(key);
   });
+  errors.push(...validateNodeStatus(node));
+  return errors;
+}
+
+/** The rules on a Node's status beyond shape (also all a status update checks besides shape). */
+export function validateNodeStatus(node: Node): FieldError[] {
+  const errors: FieldError[] = [];
   for (const which of ['capacity', 'allocatable'] as const) {
     for (const [name, q] of Object.entries(node.status?.[which] ?? {})) {
       if (q !== undefined && parseQuantity(q).negative) {

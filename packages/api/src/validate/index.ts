@@ -1,2 +1,2 @@
-export { validate, validateOrThrow, invalidError } from './validate.js';
+export { validate, validateOrThrow, validateStatus, validateStatusOrThrow, invalidError } from './validate.js';
 export { validateUpdate, validateUpdateOrThrow, diffPaths } from './update.js';
