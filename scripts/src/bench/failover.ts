@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { ProcessCluster, RawClient, waitFor } from '@bramble/testkit';
 import { etcdClient, startEtcdCluster, type BenchClient, type EtcdCluster } from './etcd.js';
-import { percentile, printTable } from './stats.js';
+import { percentile, printTable } from './lib/stats.js';
 
 const { values } = parseArgs({
   options: {

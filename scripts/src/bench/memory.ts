@@ -1,8 +1,8 @@
 // scripts/bench memory: RSS of each master, idle, after storing N keys (default 10,000).
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ProcessCluster } from '@bramble/testkit';
-import { printTable } from './stats.js';
+import { rssMb } from './lib/proc.js';
+import { printTable } from './lib/stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -12,12 +12,6 @@ const { values } = parseArgs({
     'node-args': { type: 'string', default: '' },
   },
 });
-
-function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return Math.round((kb / 1024) * 10) / 10;
-}
 
 async function main(): Promise<void> {
   const keys = Number(values.keys);

@@ -6,11 +6,11 @@
 //   - pod startup latency (first seen created -> first seen Running) p50 / p99 / max,
 // then, after --idle-seconds, the agents' RSS (the goal is <= 60 MB idle).
 // Anchors: Kubernetes' pod-startup SLO p99 <= 5 s; its density test creates 20 pods/s.
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Deployment, Pod } from '@bramble/api';
 import { OrchestratorCluster, waitFor } from '@bramble/testkit';
-import { percentile, printTable } from './stats.js';
+import { cpuSeconds, rssMb } from './lib/proc.js';
+import { percentile, printTable } from './lib/stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -30,27 +30,6 @@ const { values } = parseArgs({
     timeline: { type: 'boolean', default: false },
   },
 });
-
-/** VmRSS, or with `field` another line of /proc/<pid>/status (RssFile: pages mapped from files, mostly the node binary). */
-function rssMb(pid: number, field = 'VmRSS'): number {
-  try {
-    const kb = Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-    return Math.round((kb / 1024) * 10) / 10;
-  } catch {
-    return 0;
-  }
-}
-
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in USER_HZ (100 on Linux)
-  } catch {
-    return 0;
-  }
-}
 
 function deployment(replicas: number, command: string[]): Deployment {
   return {
