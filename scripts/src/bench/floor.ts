@@ -18,9 +18,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { randomSuffix, type Pod, type PodStatus } from '@bramble/api';
-import { killPodProcesses } from '@bramble/testkit';
+import { killPodProcesses, waitFor } from '@bramble/testkit';
 import { serviceDefinition } from '@bramble/transport';
-import { cpuSeconds, rssMb } from './lib/proc.js';
+import { rssMb, totalCpuSeconds } from './lib/proc.js';
 import { percentile, printTable } from './lib/stats.js';
 
 const { values } = parseArgs({
@@ -179,7 +179,7 @@ async function main(): Promise<void> {
     }
 
     const workerPids = workers.map((w) => w.proc.pid!);
-    const sum = (): number => workerPids.reduce((total, pid) => total + cpuSeconds(pid), 0);
+    const sum = (): number => totalCpuSeconds(workerPids);
     const cpuBefore = sum();
     const benchCpuBefore = process.cpuUsage();
     const t0 = performance.now();
@@ -236,12 +236,10 @@ async function main(): Promise<void> {
     // Workers kill their pods' process groups on SIGTERM.
     for (const w of workers) if (!w.exited) w.proc.kill('SIGTERM');
     const allExited = () => workers.every((w) => w.exited);
-    const deadline = performance.now() + 5000;
-    while (!allExited() && performance.now() < deadline) await sleep(20);
-    if (!allExited()) {
+    const exited = await waitFor('workers to exit', allExited, 5000, 20).then(() => true, () => false);
+    if (!exited) {
       for (const w of workers) if (!w.exited) w.proc.kill('SIGKILL');
-      const killDeadline = performance.now() + 2000;
-      while (!allExited() && performance.now() < killDeadline) await sleep(20);
+      await waitFor('killed workers to exit', allExited, 2000, 20).catch(() => undefined);
     }
     // Safety nets: the pods we heard of, then any pod process carrying a worker's data-dir marker.
     for (const pid of podPids) {

@@ -9,7 +9,7 @@
 import { parseArgs } from 'node:util';
 import type { Deployment, Pod } from '@bramble/api';
 import { OrchestratorCluster, waitFor } from '@bramble/testkit';
-import { cpuSeconds, rssMb } from './lib/proc.js';
+import { rssMb, totalCpuSeconds } from './lib/proc.js';
 import { percentile, printTable } from './lib/stats.js';
 
 const { values } = parseArgs({
@@ -87,8 +87,7 @@ async function main(): Promise<void> {
     });
     const agentPids = [...cluster.agents.values()].map((a) => a.proc!.pid!);
     const masterPids = [...cluster.masters.members.values()].map((m) => m.proc!.pid!);
-    const sum = (pids: number[]): number => pids.reduce((total, pid) => total + cpuSeconds(pid), 0);
-    const cpuBefore = { agents: sum(agentPids), masters: sum(masterPids) };
+    const cpuBefore = { agents: totalCpuSeconds(agentPids), masters: totalCpuSeconds(masterPids) };
     const benchCpuBefore = process.cpuUsage();
     const t0 = performance.now();
     await api.apply(deployment(pods, values.command!.split(' ').filter(Boolean)));
@@ -99,7 +98,7 @@ async function main(): Promise<void> {
     // Revisions = committed writes (creates, binds, status, events, owner status) while starting them.
     const revisionAfter = Number((await api.list('Namespace')).resourceVersion);
     const writesPerPod = (revisionAfter - Number(list.resourceVersion)) / pods;
-    const cpuUsed = { agents: sum(agentPids) - cpuBefore.agents, masters: sum(masterPids) - cpuBefore.masters };
+    const cpuUsed = { agents: totalCpuSeconds(agentPids) - cpuBefore.agents, masters: totalCpuSeconds(masterPids) - cpuBefore.masters };
     const benchCpu = process.cpuUsage(benchCpuBefore);
     const firstRunningMs = Math.min(...seenRunning.values()) - t0;
     const startup = [...seenRunning].map(([uid, t]) => t - seenCreated.get(uid)!).sort((a, b) => a - b);
@@ -114,11 +113,11 @@ async function main(): Promise<void> {
       perNode.set(p.spec.nodeName ?? '-', (perNode.get(p.spec.nodeName ?? '-') ?? 0) + 1);
     }
     const idleSeconds = Number(values['idle-seconds']);
-    const idleCpuBefore = { agents: sum(agentPids), masters: sum(masterPids) };
+    const idleCpuBefore = { agents: totalCpuSeconds(agentPids), masters: totalCpuSeconds(masterPids) };
     await new Promise((r) => setTimeout(r, idleSeconds * 1000));
     const idleCpuPerSecond = {
-      agents: (sum(agentPids) - idleCpuBefore.agents) / idleSeconds,
-      masters: (sum(masterPids) - idleCpuBefore.masters) / idleSeconds,
+      agents: (totalCpuSeconds(agentPids) - idleCpuBefore.agents) / idleSeconds,
+      masters: (totalCpuSeconds(masterPids) - idleCpuBefore.masters) / idleSeconds,
     };
     const agentRssFile = [...cluster.agents.values()].map((a) => rssMb(a.proc!.pid!, 'RssFile')).sort((a, b) => a - b);
     const agentRss = [...cluster.agents.values()].map((a) => rssMb(a.proc!.pid!)).sort((a, b) => a - b);

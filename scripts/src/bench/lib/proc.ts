@@ -21,3 +21,8 @@ export function cpuSeconds(pid: number): number {
     return 0;
   }
 }
+
+/** CPU seconds used so far by all of `pids` together. */
+export function totalCpuSeconds(pids: readonly number[]): number {
+  return pids.reduce((total, pid) => total + cpuSeconds(pid), 0);
+}
